@@ -1,0 +1,3 @@
+// Umbrella header: one header per concern, each saying why it exists.
+#include "rkt_fs.h"
+#include "rkt_xattr.h"

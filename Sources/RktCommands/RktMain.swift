@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+
+/// The `rkt` command tree. The executable only calls `RktMain.main()`.
+public struct RktMain: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "rkt",
+        abstract: "rkt, the pod-native App Container runtime",
+        version: RktVersion.rkt,
+        subcommands: [
+            Fetch.self,
+            Image.self,
+            Version.self,
+            Config.self,
+        ])
+
+    @OptionGroup public var global: GlobalOptions
+
+    public init() {}
+
+    public mutating func run() throws {
+        // `rkt` alone: print usage and exit 2 as rkt does for a missing command.
+        FileHandle.standardError.write(Data(RktMain.helpMessage().utf8 + Data("\n".utf8)))
+        throw ExitCode(ExitCodes.usage)
+    }
+
+    /// Parses, runs, and maps every error to one line on stderr and rkt's exit codes.
+    public static func main(arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
+        let debug = arguments.contains("--debug")
+        var command: ParsableCommand
+        do {
+            command = try parseAsRoot(arguments)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                exit(withError: error)
+            }
+            // Usage errors: one line, no usage dump (rkt prints the error and exits 254).
+            let text = fullMessage(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+            FileHandle.standardError.write(Data("rkt: \(text.replacingOccurrences(of: "Error: ", with: ""))\n".utf8))
+            Foundation.exit(ExitCodes.failure)
+        }
+        do {
+            try command.run()
+            Foundation.exit(0)
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue)
+        } catch {
+            let name = type(of: command).configuration.commandName ?? "rkt"
+            FileHandle.standardError.write(Data("\(name): \(message(for: error, debug: debug))\n".utf8))
+            Foundation.exit(ExitCodes.failure)
+        }
+    }
+}
+
+public enum RktVersion {
+    public static let rkt = "1.30.0+swift"
+    public static let appc = "0.8.11"
+    public static let stage1Protocol = "none yet"
+}

@@ -1,0 +1,3 @@
+import RktCommands
+
+RktMain.main()

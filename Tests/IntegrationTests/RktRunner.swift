@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+
+/// Runs the built `rkt` binary against a private data dir and config dirs, the way a user would.
+struct RktRunner {
+    let binary: String
+    let root: String
+    var dataDir: String { root + "/data" }
+    var localConfig: String { root + "/etc" }
+    var systemConfig: String { root + "/usr-lib" }
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+        var lines: [String] { stdout.split(separator: "\n").map(String.init) }
+    }
+
+    static let packageRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    /// The binary under test: $RKT_BINARY, else the release build, else the debug build.
+    static func locateBinary() -> String? {
+        if let env = ProcessInfo.processInfo.environment["RKT_BINARY"], FileManager.default.isExecutableFile(atPath: env) { return env }
+        for candidate in [".build/release/rkt", ".build/debug/rkt"] {
+            let path = packageRoot + "/" + candidate
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    /// The test images built by images/build.sh ($RKT_TEST_IMAGES, else images/out, built on demand).
+    static let imagesDir: String? = {
+        let dir = ProcessInfo.processInfo.environment["RKT_TEST_IMAGES"] ?? packageRoot + "/images/out"
+        if !FileManager.default.fileExists(atPath: dir + "/hello.aci.gz") {
+            let build = Process()
+            build.executableURL = URL(fileURLWithPath: "/bin/sh")
+            build.arguments = [packageRoot + "/images/build.sh", dir]
+            try? build.run()
+            build.waitUntilExit()
+        }
+        return FileManager.default.fileExists(atPath: dir + "/busybox.aci") ? dir : nil
+    }()
+
+    /// A runner with a fresh temporary root, or nil (with the reason printed) when the binary or
+    /// the images are missing.
+    static func make(_ test: String = #function) -> RktRunner? {
+        guard let binary = locateBinary() else {
+            print("skip \(test): no rkt binary (set RKT_BINARY or run scripts/build.sh)")
+            return nil
+        }
+        guard imagesDir != nil else {
+            print("skip \(test): test images missing (run images/build.sh; needs busybox-static)")
+            return nil
+        }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("rkt-it-\(UUID().uuidString.prefix(8))").path
+        try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        return RktRunner(binary: binary, root: root)
+    }
+
+    static func image(_ name: String) -> String { (imagesDir ?? "") + "/" + name }
+
+    @discardableResult
+    func run(_ args: [String], globalFlags: Bool = true, environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        let globals = globalFlags ? ["--dir=\(dataDir)", "--local-config=\(localConfig)", "--system-config=\(systemConfig)"] : []
+        process.arguments = globals + args
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // Read both pipes before waiting, so a chatty child never blocks on a full pipe.
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Runs and expects success; returns stdout.
+    @discardableResult
+    func ok(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> Result {
+        let result = try run(args)
+        #expect(result.status == 0, "rkt \(args.joined(separator: " ")) failed: \(result.stderr)", sourceLocation: sourceLocation)
+        return result
+    }
+
+    func fetch(_ image: String, full: Bool = false) throws -> String {
+        var args = ["fetch", "--insecure-options=image", RktRunner.image(image)]
+        if full { args.append("--full") }
+        return try ok(args).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Every file under the store's blob, manifest, tree and tmp dirs (what a failed import must not leave).
+    func storeFiles() -> [String] {
+        var files: [String] = []
+        for dir in ["cas/blob", "cas/imageManifest", "cas/tree", "cas/tmp"] {
+            let base = dataDir + "/" + dir
+            guard let walker = FileManager.default.enumerator(atPath: base) else { continue }
+            while let item = walker.nextObject() as? String {
+                var isDir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: base + "/" + item, isDirectory: &isDir), !isDir.boolValue { files.append(dir + "/" + item) }
+            }
+        }
+        return files
+    }
+
+    func cleanup() { try? FileManager.default.removeItem(atPath: root) }
+}
+
+func sha512sum(_ path: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/sha512sum")
+    process.arguments = [path]
+    let out = Pipe()
+    process.standardOutput = out
+    try process.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(String(decoding: data, as: UTF8.self).prefix(128))
+}
+
+var isRoot: Bool { geteuid() == 0 }

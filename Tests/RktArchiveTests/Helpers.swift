@@ -1,0 +1,51 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import RktArchive
+import RktOS
+import RktTestSupport
+
+struct ToolResult {
+    var status: Int32
+    var output: String
+}
+
+/// Runs a tool and collects stdout+stderr; nil when it is not installed.
+func runTool(_ path: String, _ arguments: [String]) throws -> ToolResult? {
+    guard FileManager.default.isExecutableFile(atPath: path) else { return nil }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return ToolResult(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+}
+
+/// `sha512sum FILE`'s digest.
+func sha512sum(_ path: String) throws -> String? {
+    guard let result = try runTool("/usr/bin/sha512sum", [path]), result.status == 0 else { return nil }
+    return result.output.split(separator: " ").first.map(String.init)
+}
+
+func lstatOf(_ path: String) -> stat? {
+    var st = stat()
+    return lstat(path, &st) == 0 ? st : nil
+}
+
+func readLink(_ path: String) -> String? {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let n = readlink(path, &buffer, buffer.count - 1)
+    guard n >= 0 else { return nil }
+    return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+func readString(_ path: String) -> String? {
+    (try? FileSystem.read(path)).map { String(decoding: $0, as: UTF8.self) }
+}
+
+let isRoot = geteuid() == 0

@@ -1,0 +1,15 @@
+#!/bin/sh
+# Installs the Debian packages rkt needs to build, test and benchmark (idempotent).
+set -eu
+packages="libarchive-dev libssl-dev libsqlite3-dev libseccomp-dev libcap-dev libacl1-dev libzstd-dev liblz4-dev
+libbz2-dev liblzma-dev zlib1g-dev libxml2-dev nettle-dev libicu-dev pkg-config busybox-static appc-spec
+golang-github-appc-spec-dev zstd xz-utils bzip2 file hyperfine time"
+missing=""
+for p in $packages; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "deps: installing$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi

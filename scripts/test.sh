@@ -1,0 +1,11 @@
+#!/bin/sh
+# Runs every test: unit tests of pure logic, then tests that drive the built `rkt` binary
+# (as root they use real mounts, locks and the real store; otherwise those skip with a reason).
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/deps.sh
+sh scripts/build.sh
+sh images/build.sh
+export RKT_BINARY="$PWD/.build/release/rkt"
+export RKT_TEST_IMAGES="$PWD/images/out"
+swift test
