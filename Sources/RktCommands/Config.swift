@@ -5,7 +5,7 @@ import Foundation
 struct Config: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print configuration for each stage in JSON format")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup(title: "Global options") var global: GlobalOptions
 
     @Option(name: .customLong("pretty-print"), help: "apply indent to format the output")
     var prettyPrint: Bool = true

@@ -8,7 +8,7 @@ struct Fetch: ParsableCommand {
         abstract: "Fetch image(s) and store them in the local store",
         discussion: "IMAGE is a file path or a file:// URL to an ACI (plain, gzip, bzip2, xz or zstd).")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup(title: "Global options") var global: GlobalOptions
 
     @Flag(help: "print the full image hash after fetching")
     var full = false

@@ -46,6 +46,8 @@ public struct RktMain: ParsableCommand {
         } catch let exit as ExitCode {
             Foundation.exit(exit.rawValue)
         } catch {
+            // Help requested through `rkt help ...` or a command that shows its help.
+            if exitCode(for: error) == .success { exit(withError: error) }
             let name = type(of: command).configuration.commandName ?? "rkt"
             FileHandle.standardError.write(Data("\(name): \(message(for: error, debug: debug))\n".utf8))
             Foundation.exit(ExitCodes.failure)

@@ -5,7 +5,7 @@ import Foundation
 struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the version and exit")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup(title: "Global options") var global: GlobalOptions
 
     func run() throws {
         var arch = "amd64"

@@ -40,7 +40,7 @@ public enum FileSystem {
     /// mkdir -p with `mode` for the directories it creates; existing ones are left as they are.
     public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
         if isDirectory(path) { return }
-        let parent = (path as NSString).deletingLastPathComponent
+        let parent = parentDirectory(of: path)
         if !parent.isEmpty && parent != path { try makeDirectories(parent, mode: mode) }
         if mkdir(path, mode) != 0 {
             let err = Errno.last
@@ -49,6 +49,15 @@ public enum FileSystem {
         }
         // mkdir applies the umask; the store's modes are part of its format.
         try sysCall("chmod", path: path) { chmod(path, mode) }
+    }
+
+    /// The lexical parent: "/a/b" → "/a", "/a" → "/", "a" → "" (nothing to create).
+    public static func parentDirectory(of path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "" }
+        if slash == trimmed.startIndex { return "/" }
+        return String(trimmed[..<slash])
     }
 
     /// Lists a directory's entries (no "." or ".."), unsorted.

@@ -168,10 +168,10 @@ import Testing
         guard let rkt = RktRunner.make() else { return }
         defer { rkt.cleanup() }
         _ = try rkt.fetch("busybox.aci")
-        try rkt.ok(["image", "gc"])
+        let first = try rkt.ok(["image", "gc"])
+        #expect(first.stderr.contains("removed treestore"), "no pod references the tree: \(first.stderr)")
         #expect(try rkt.ok(["image", "list", "--no-legend"]).lines.count == 1, "the default grace period keeps a new image")
         let gc = try rkt.ok(["image", "gc", "--grace-period=0s"])
-        #expect(gc.stderr.contains("removed treestore"))
         #expect(gc.stderr.contains("1 image(s) successfully removed"))
         #expect(try rkt.ok(["image", "list", "--no-legend"]).lines.isEmpty)
         #expect(rkt.storeFiles().isEmpty, "left: \(rkt.storeFiles())")

@@ -7,7 +7,7 @@ struct Image: ParsableCommand {
         subcommands: [ImageList.self, ImageRemove.self, ImageGC.self, ImageExport.self, ImageExtract.self,
                       ImageRender.self, ImageCatManifest.self, ImageVerify.self])
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup(title: "Global options") var global: GlobalOptions
 
     func run() throws {
         throw CleanExit.helpRequest(self)

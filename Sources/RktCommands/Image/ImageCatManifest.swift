@@ -6,7 +6,7 @@ import RktStore
 struct ImageCatManifest: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "cat-manifest", abstract: "Inspect and print the image manifest")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup(title: "Global options") var global: GlobalOptions
 
     @Option(name: .customLong("pretty-print"), help: "apply indent to format the output")
     var prettyPrint: Bool = true
@@ -25,7 +25,7 @@ struct ImageCatManifest: ParsableCommand {
 struct ImageVerify: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "verify", abstract: "Verify one or more rendered images in the local store")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup(title: "Global options") var global: GlobalOptions
 
     @Argument(help: "image IDs or names") var images: [String] = []
 

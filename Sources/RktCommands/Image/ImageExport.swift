@@ -5,7 +5,7 @@ import Foundation
 struct ImageExport: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "export", abstract: "Export a stored image to an ACI file")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup(title: "Global options") var global: GlobalOptions
 
     @Flag(help: "overwrite output ACI")
     var overwrite = false

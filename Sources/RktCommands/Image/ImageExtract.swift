@@ -8,7 +8,7 @@ import RktStore
 struct ImageExtract: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "extract", abstract: "Extract a stored image to a directory")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup(title: "Global options") var global: GlobalOptions
 
     @Flag(name: .customLong("rootfs-only"), help: "extract rootfs only")
     var rootfsOnly = false
@@ -35,7 +35,7 @@ struct ImageExtract: ParsableCommand {
 struct ImageRender: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "render", abstract: "Render a stored image to a directory with all its dependencies")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup(title: "Global options") var global: GlobalOptions
 
     @Flag(name: .customLong("rootfs-only"), help: "render rootfs only")
     var rootfsOnly = false

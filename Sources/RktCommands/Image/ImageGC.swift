@@ -6,7 +6,7 @@ import RktStore
 struct ImageGC: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "gc", abstract: "Garbage collect local store")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup(title: "Global options") var global: GlobalOptions
 
     @Option(name: .customLong("grace-period"), help: "duration to wait since an image was last used before removing it")
     var gracePeriod: GoDuration = GoDuration(seconds: 24 * 3600)

@@ -7,7 +7,7 @@ import RktTypes
 struct ImageList: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List images in the local store")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup(title: "Global options") var global: GlobalOptions
 
     enum Field: String, CaseIterable, ExpressibleByArgument {
         case id, name, importtime, lastused, size, latest

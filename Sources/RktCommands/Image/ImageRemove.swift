@@ -6,7 +6,7 @@ import RktStore
 struct ImageRemove: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove one or more images with the given IDs or image names from the local store")
 
-    @OptionGroup var global: GlobalOptions
+    @OptionGroup(title: "Global options") var global: GlobalOptions
 
     @Argument(help: "image IDs or names")
     var images: [String] = []
