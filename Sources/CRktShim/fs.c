@@ -3,6 +3,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include "rkt_fs.h"
 
 int rkt_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags) {
@@ -15,4 +16,8 @@ unsigned int rkt_minor(dev_t dev) { return minor(dev); }
 
 ssize_t rkt_copy_file_range(int fd_in, int fd_out, size_t len) {
     return copy_file_range(fd_in, NULL, fd_out, NULL, len, 0);
+}
+
+int rkt_start_writeback(int fd, long long offset, long long length) {
+    return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
 }

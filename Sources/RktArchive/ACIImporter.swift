@@ -129,8 +129,10 @@ public enum ACIImporter {
 private final class Pipeline {
     let source: OpaquePointer
     let outputFD: Int32?
-    var hasher = SHA512Hasher()
+    var hasher = StreamingDigest()
     var total: Int64 = 0
+    /// How far the copy has been handed to the kernel for writeback.
+    var writebackStarted: Int64 = 0
     var failure: ArchiveError?
     var finished = false
     /// Whether the first 512 bytes carry the ustar magic, to tell "damaged tar" from "not tar".
@@ -169,6 +171,12 @@ private final class Pipeline {
             if let outputFD {
                 do {
                     try writeFully(fd: outputFD, block, path: nil)
+                    // The store fsyncs the blob before publishing it; flushing as we go keeps
+                    // that fsync from stalling on hundreds of megabytes at the end.
+                    if total - writebackStarted >= 8 << 20 {
+                        FileSystem.startWriteback(fd: outputFD, offset: writebackStarted, length: total - writebackStarted)
+                        writebackStarted = total
+                    }
                 } catch {
                     throw ArchiveError(.io, "copying the uncompressed image: \(error)", underlying: error)
                 }

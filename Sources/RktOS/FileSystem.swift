@@ -164,6 +164,12 @@ public enum FileSystem {
         try sysCall("copy_file_range", path: path) { rkt_copy_file_range(input, output, count) }
     }
 
+    /// Starts writing a range of a file to disk without waiting (best effort). Called while a
+    /// large file is still being written, it lets the final fsync find most of it already on disk.
+    public static func startWriteback(fd: Int32, offset: Int64, length: Int64) {
+        _ = rkt_start_writeback(fd, offset, length)
+    }
+
     /// A file's extended attributes (not following a symlink), sorted by name; empty when the
     /// file system has none or refuses to list them.
     public static func extendedAttributes(_ path: String) -> [(String, Data)] {

@@ -5,18 +5,20 @@ import Foundation
 import RktArchive
 import RktOS
 
-/// The hash of a rendered tree: SHA-512 over every entry in sorted order, covering its path,
+/// The hash of a rendered tree: one digest over every entry in sorted order, covering its path,
 /// type, mode, owner, device number, symlink target, extended attributes and file contents.
 /// Modification times are left out: they change when a tree is copied, the content does not.
+/// SHA-256 rather than rkt's SHA-512: it only guards integrity, and with SHA-NI it is 2.5x faster,
+/// which matters because every fetch hashes its whole rendered tree.
 public enum TreeHasher {
     public static func hash(root: String) throws(SystemError) -> String {
-        var hasher = SHA512Hasher()
+        var hasher = StreamingDigest(.sha256)
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         try walk(root: root, relative: "", hasher: &hasher, buffer: &buffer)
-        return "sha512-" + hasher.finalizeHex()
+        return "sha256-" + hasher.finalizeHex()
     }
 
-    private static func walk(root: String, relative: String, hasher: inout SHA512Hasher, buffer: inout [UInt8]) throws(SystemError) {
+    private static func walk(root: String, relative: String, hasher: inout StreamingDigest, buffer: inout [UInt8]) throws(SystemError) {
         let path = root + relative
         let st = try FileSystem.lstatInfo(path)
         let type = st.st_mode & S_IFMT

@@ -65,7 +65,7 @@ extension ImageStore {
     /// so the same image renders to a new tree when one of its dependencies changes.
     public func treeID(for key: String) throws(StoreError) -> String {
         let keys = try dependencyLayers(of: key).map(\.key)
-        var hasher = SHA512Hasher()
+        var hasher = StreamingDigest()
         hasher.update(Data(keys.joined(separator: ",").utf8))
         return "deps-" + ImageKey.key(fromDigestHex: hasher.finalizeHex())
     }

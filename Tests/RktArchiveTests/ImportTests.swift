@@ -19,7 +19,7 @@ import Testing
         let dir = try TemporaryDirectory()
         let plainPath = dir.path + "/plain.tar"
         try TestACI.write(Self.plainTar, to: plainPath)
-        let expected = try sha512sum(plainPath) ?? SHA512Hasher.hex(of: Self.plainTar)
+        let expected = try sha512sum(plainPath) ?? StreamingDigest.hex(of: Self.plainTar)
 
         var variants: [(String, Data)] = [("libarchive", try TestACI.compress(Self.plainTar, compression))]
         if let viaTool = try TestACI.compressWithTool(Self.plainTar, compression) { variants.append(("tool", viaTool)) }
@@ -45,7 +45,7 @@ import Testing
         let path = try TestACI.busyboxLike(name: "example.com/nocopy", compression: .gzip, in: dir.path)
         let imported = try ACIImporter.importACI(path: path, copyUncompressedTo: nil)
         #expect(imported.manifest == Data(TestACI.validManifestJSON(name: "example.com/nocopy").utf8))
-        #expect(imported.sha512Hex == SHA512Hasher.hex(of: TestACI.busyboxLikeTar(name: "example.com/nocopy")))
+        #expect(imported.sha512Hex == StreamingDigest.hex(of: TestACI.busyboxLikeTar(name: "example.com/nocopy")))
     }
 
     @Test func hashCoversBytesAfterTheEndMarker() throws {
@@ -55,7 +55,7 @@ import Testing
         let dir = try TemporaryDirectory()
         try TestACI.write(bytes, to: dir.path + "/padded.aci")
         let imported = try ACIImporter.importACI(path: dir.path + "/padded.aci", copyUncompressedTo: nil)
-        #expect(imported.sha512Hex == SHA512Hasher.hex(of: bytes))
+        #expect(imported.sha512Hex == StreamingDigest.hex(of: bytes))
         #expect(imported.uncompressedSize == Int64(bytes.count))
     }
 

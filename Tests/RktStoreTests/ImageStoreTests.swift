@@ -112,12 +112,12 @@ import Testing
         // A dead importer's temp file, a blob and manifest whose index row was never committed,
         // an unfinished tree, and a live importer's temp file (locked by us).
         let dead = store.layout.tmp + "/import-dead"
-        FileManager.default.createFile(atPath: dead, contents: Data("partial".utf8))
+        _ = FileManager.default.createFile(atPath: dead, contents: Data("partial".utf8))
         let orphanKey = "sha512-" + String(repeating: "ab", count: 32)
         try FileSystem.makeDirectories(store.layout.blobs + "/ab")
         try FileSystem.makeDirectories(store.layout.manifests + "/ab")
-        FileManager.default.createFile(atPath: store.layout.blobPath(orphanKey), contents: Data("x".utf8))
-        FileManager.default.createFile(atPath: store.layout.manifestPath(orphanKey), contents: Data("{}".utf8))
+        _ = FileManager.default.createFile(atPath: store.layout.blobPath(orphanKey), contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: store.layout.manifestPath(orphanKey), contents: Data("{}".utf8))
         try FileSystem.makeDirectories(store.layout.trees + "/deps-sha512-unfinished/rootfs")
         let live = store.layout.tmp + "/import-live"
         let liveLock = try FileLock(path: live, create: true)

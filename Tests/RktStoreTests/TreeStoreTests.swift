@@ -71,7 +71,7 @@ import Testing
         try FileSystem.makeDirectories(dir + "/sub")
         try "one".write(toFile: dir + "/sub/f", atomically: true, encoding: .utf8)
         let h1 = try TreeHasher.hash(root: dir)
-        #expect(h1.hasPrefix("sha512-") && h1.count == 7 + 128)
+        #expect(h1.hasPrefix("sha256-") && h1.count == 7 + 64)
         #expect(try TreeHasher.hash(root: dir) == h1)
         try "two".write(toFile: dir + "/sub/f", atomically: true, encoding: .utf8)
         let h2 = try TreeHasher.hash(root: dir)

@@ -19,4 +19,8 @@ unsigned int rkt_minor(dev_t dev);
 /// copy_file_range(2): glibc declares it only under _GNU_SOURCE.
 ssize_t rkt_copy_file_range(int fd_in, int fd_out, size_t len);
 
+/// sync_file_range(fd, offset, n, SYNC_FILE_RANGE_WRITE): start writeback without waiting, so a
+/// later fsync of a large file has little left to do.
+int rkt_start_writeback(int fd, long long offset, long long length);
+
 #endif
