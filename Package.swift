@@ -10,6 +10,8 @@ let package = Package(
     products: [
         .executable(name: "rkt", targets: ["rkt"]),
         .library(name: "RktTypes", targets: ["RktTypes"]),
+        // For third-party stage1 authors: the JSON protocol types, nothing else.
+        .library(name: "Stage1Protocol", targets: ["Stage1Protocol"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -45,11 +47,21 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             exclude: readme),
+        // The stage1 plugin protocol: versioned JSON requests and responses. Foundation only, so a
+        // plugin author can use it alone.
+        .target(name: "Stage1Protocol"),
+        // Pods on disk: the pod directory state machine, locks, UUIDs, pod manifests from the CLI.
+        .target(
+            name: "RktPods",
+            dependencies: [
+                "RktOS", "RktTypes", "RktStore", "Stage1Protocol",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // The command-line interface as a library; `rkt` only calls into it.
         .target(
             name: "RktCommands",
             dependencies: [
-                "RktStore", "RktArchive", "RktOS", "RktTypes",
+                "RktStore", "RktArchive", "RktOS", "RktTypes", "RktPods", "Stage1Protocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -63,6 +75,8 @@ let package = Package(
         .testTarget(name: "RktArchiveTests", dependencies: ["RktArchive", "RktOS", "RktTestSupport"]),
         .testTarget(name: "RktStoreTests", dependencies: ["RktStore", "RktArchive", "RktOS", "RktTypes", "RktTestSupport"]),
         .testTarget(name: "RktCommandsTests", dependencies: ["RktCommands"]),
+        .testTarget(name: "Stage1ProtocolTests", dependencies: ["Stage1Protocol"]),
+        .testTarget(name: "RktPodsTests", dependencies: ["RktPods", "RktTypes", "RktTestSupport"]),
         // Drives the built `rkt` binary; root-only cases skip with a printed reason.
         .testTarget(name: "IntegrationTests", dependencies: ["RktTypes", "RktTestSupport"]),
     ]

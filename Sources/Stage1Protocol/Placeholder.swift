@@ -1,0 +1,1 @@
+// placeholder: the stage1 protocol lands here
