@@ -78,6 +78,6 @@ let package = Package(
         .testTarget(name: "Stage1ProtocolTests", dependencies: ["Stage1Protocol"]),
         .testTarget(name: "RktPodsTests", dependencies: ["RktPods", "RktTypes", "RktTestSupport"]),
         // Drives the built `rkt` binary; root-only cases skip with a printed reason.
-        .testTarget(name: "IntegrationTests", dependencies: ["RktTypes", "RktTestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["RktTypes", "RktPods", "RktOS", "RktTestSupport"]),
     ]
 )

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RktArchive
 import RktOS
+import RktPods
 import RktStore
 import RktTypes
 
@@ -23,6 +24,9 @@ extension RktMain {
     static func message(for error: any Error, debug: Bool) -> String {
         var text = "\(error)"
         if debug, let store = error as? StoreError, let cause = store.cause {
+            text += "\n  caused by: \(cause)"
+        }
+        if debug, let pod = error as? PodError, let cause = pod.cause {
             text += "\n  caused by: \(cause)"
         }
         return text

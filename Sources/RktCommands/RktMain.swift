@@ -10,6 +10,11 @@ public struct RktMain: ParsableCommand {
         subcommands: [
             Fetch.self,
             Image.self,
+            List.self,
+            Status.self,
+            Remove.self,
+            GC.self,
+            CatManifest.self,
             Version.self,
             Config.self,
         ])

@@ -25,11 +25,13 @@ struct RktRunner {
     /// The binary under test: $RKT_BINARY, else the release build, else the debug build.
     static func locateBinary() -> String? {
         if let env = ProcessInfo.processInfo.environment["RKT_BINARY"], FileManager.default.isExecutableFile(atPath: env) { return env }
-        for candidate in [".build/release/rkt", ".build/debug/rkt"] {
-            let path = packageRoot + "/" + candidate
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        // The most recently built of the release and debug binaries.
+        let candidates = [".build/release/rkt", ".build/debug/rkt"].map { packageRoot + "/" + $0 }
+            .filter { FileManager.default.isExecutableFile(atPath: $0) }
+        func modified(_ path: String) -> Date {
+            ((try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date) ?? .distantPast
         }
-        return nil
+        return candidates.max { modified($0) < modified($1) }
     }
 
     /// The test images built by images/build.sh ($RKT_TEST_IMAGES, else images/out, built on demand).

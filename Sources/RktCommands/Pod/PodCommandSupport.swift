@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import RktPods
+import RktStore
+
+extension GlobalOptions {
+    func podStore() throws -> PodStore {
+        let config = try loadConfiguration()
+        return PodStore(dataDir: resolvedDataDir(config: config))
+    }
+
+    /// rkt refuses these commands to non-root users, before doing anything.
+    func requireRoot() throws {
+        if geteuid() != 0 { throw CommandError("cannot run as unprivileged user") }
+    }
+}
+
+/// A pod named by UUID (or prefix) or by `--uuid-file`, never both.
+struct PodSelection: ParsableArguments {
+    @Option(name: .customLong("uuid-file"), help: "read the pod UUID from this file")
+    var uuidFile: String?
+
+    func resolve(_ uuid: String?, in store: PodStore) throws -> Pod {
+        switch (uuid, uuidFile) {
+        case (let uuid?, nil): return try store.find(uuid)
+        case (nil, let file?): return try store.find(uuidFile: file)
+        case (nil, nil): throw ValidationError("provide a pod UUID or --uuid-file")
+        case (_?, _?): throw ValidationError("a pod UUID and --uuid-file are mutually exclusive")
+        }
+    }
+}
+
+/// Facts shown by `list` and `status`, gathered once per pod.
+struct PodSummary {
+    let pod: Pod
+    let state: PodState
+    let apps: [(name: String, imageName: String, imageID: String)]
+    let exitStatuses: [String: Int32]
+
+    init(pod: Pod, store: PodStore) {
+        self.pod = pod
+        state = store.state(of: pod)
+        let manifest = try? pod.manifest()
+        apps = manifest?.apps.map { app in
+            (app.name.rawValue, app.image.name?.rawValue ?? "", app.image.id?.description ?? "")
+        } ?? []
+        exitStatuses = pod.exitStatuses(appNames: apps.map(\.name))
+    }
+
+    static func time(_ date: Date?, full: Bool) -> String {
+        guard let date else { return "" }
+        return full ? Output.absoluteTime(date) : Output.relativeTime(date)
+    }
+}

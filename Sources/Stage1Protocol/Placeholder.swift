@@ -1,1 +1,0 @@
-// placeholder: the stage1 protocol lands here
