@@ -89,7 +89,7 @@ public enum EnvironmentRules {
     /// an empty name is an error, and so is a name set twice.
     public static func parseEnvironmentFile(_ contents: String, path: String) throws(FileError) -> [EnvironmentVariable] {
         var result: [EnvironmentVariable] = []
-        for (offset, rawLine) in contents.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (offset, rawLine) in contents.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
             var line = Substring(rawLine)
             if line.hasSuffix("\r") { line = line.dropLast() }
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }

@@ -90,7 +90,7 @@ private func buildError(_ argv: [String], _ images: [ImageInput], environment: [
 
     @Test func appNaming() throws {
         #expect(try PodManifestBuilder.defaultAppName(for: ident("coreos.com/etcd")) == acName("etcd"))
-        #expect(try PodManifestBuilder.defaultAppName(for: ident("example.com/My_App.v2")) == acName("my-app-v2"))
+        #expect(try PodManifestBuilder.defaultAppName(for: ident("example.com/my_app.v2")) == acName("my-app-v2"))
         #expect(try PodManifestBuilder.defaultAppName(for: ident("busybox")) == acName("busybox"))
         let manifest = try build(["a", "--name=first", "b"], [image("x.io/a"), image("y.io/b", id: idB)])
         #expect(manifest.apps.map(\.name) == [acName("first"), acName("b")])
@@ -409,5 +409,67 @@ private func buildError(_ argv: [String], _ images: [ImageInput], environment: [
             .contains("no app section in the pod manifest or the image manifest"))
         let badPort = #"{"acKind": "PodManifest", "acVersion": "0.8.11", "apps": [], "ports": [{"name": "nope", "hostPort": 1}]}"#
         #expect(loadError(badPort).contains("port name \"nope\" could not be found"))
+    }
+}
+
+/// One row: the value each layer gives `V` (nil = not set there) and the winner.
+struct EnvironmentPrecedenceCase: CustomTestStringConvertible, Sendable {
+    let inherited: String?
+    let image: String?
+    let file: String?
+    let explicit: String?
+    let app: String?
+    let expected: String?
+    var testDescription: String {
+        "inherited=\(inherited ?? "-") image=\(image ?? "-") file=\(file ?? "-") set-env=\(explicit ?? "-") environment=\(app ?? "-")"
+    }
+}
+
+private let precedenceCases: [EnvironmentPrecedenceCase] = [
+    EnvironmentPrecedenceCase(inherited: "host", image: nil, file: nil, explicit: nil, app: nil, expected: "host"),
+    EnvironmentPrecedenceCase(inherited: "host", image: "image", file: nil, explicit: nil, app: nil, expected: "image"),
+    EnvironmentPrecedenceCase(inherited: nil, image: "image", file: "file", explicit: nil, app: nil, expected: "file"),
+    EnvironmentPrecedenceCase(inherited: "host", image: nil, file: "file", explicit: nil, app: nil, expected: "file"),
+    EnvironmentPrecedenceCase(inherited: nil, image: "image", file: "file", explicit: "set", app: nil, expected: "set"),
+    EnvironmentPrecedenceCase(inherited: "host", image: nil, file: nil, explicit: "set", app: nil, expected: "set"),
+    EnvironmentPrecedenceCase(inherited: nil, image: "image", file: "file", explicit: "set", app: "app", expected: "app"),
+    EnvironmentPrecedenceCase(inherited: "host", image: "image", file: nil, explicit: nil, app: "app", expected: "app"),
+    EnvironmentPrecedenceCase(inherited: nil, image: nil, file: nil, explicit: nil, app: nil, expected: nil),
+]
+
+@Suite struct EnvironmentRulesTests {
+    @Test(arguments: precedenceCases)
+    func precedence(_ row: EnvironmentPrecedenceCase) {
+        func layer(_ value: String?) -> [EnvironmentVariable] { value.map { [env("V", $0)] } ?? [] }
+        let merged = EnvironmentRules.merge(inherited: layer(row.inherited), image: layer(row.image),
+                                            fromFiles: layer(row.file), explicit: layer(row.explicit),
+                                            app: layer(row.app), addDefaults: false)
+        #expect(merged.first { $0.name == "V" }?.value == row.expected)
+        #expect(merged.filter { $0.name == "V" }.count == (row.expected == nil ? 0 : 1))
+    }
+
+    @Test func defaultsOnlyFillGaps() {
+        let merged = EnvironmentRules.merge(image: [env("HOME", "/home/app"), env("A", "1")],
+                                            explicit: [env("USER", "app")])
+        #expect(merged == [
+            env("HOME", "/home/app"), env("A", "1"), env("USER", "app"),
+            env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), env("SHELL", "/bin/sh"),
+            env("LOGNAME", "root"),
+        ])
+        #expect(EnvironmentRules.merge(image: [], addDefaults: false).isEmpty)
+    }
+
+    @Test func orderIsImageFirstThenNewNames() {
+        let merged = EnvironmentRules.merge(inherited: ["Z": "z", "B": "host"],
+                                            image: [env("B", "b"), env("A", "a")],
+                                            explicit: [env("C", "c"), env("A", "set")], addDefaults: false)
+        #expect(merged == [env("B", "b"), env("A", "set"), env("Z", "z"), env("C", "c")])
+    }
+
+    @Test func environmentFileSyntax() throws {
+        let parsed = try EnvironmentRules.parseEnvironmentFile("A=1\r\n#x=2\n;y=3\n\nB==two\nC=\n", path: "/f")
+        #expect(parsed == [env("A", "1"), env("B", "=two"), env("C", "")])
+        #expect(throws: EnvironmentRules.FileError.self) { try EnvironmentRules.parseEnvironmentFile("=v\n", path: "/f") }
+        #expect(throws: EnvironmentRules.FileError.self) { try EnvironmentRules.parseEnvironmentFile("A=1\nA=2\n", path: "/f") }
     }
 }

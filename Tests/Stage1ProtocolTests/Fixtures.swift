@@ -48,7 +48,7 @@ enum Fixtures {
 
     static let describeResponse = DescribeResponse(
         protocolVersions: ["1"], name: "example.com/stage1-sh", version: "0.1.0",
-        features: [.run, .enter, .stop, .gc, .interactive, .hostname])
+        features: [.run, .enter, .stop, .gc, .interactive, .hostname, .ipcModes])
 
     static let okResponse = OKResponse()
 

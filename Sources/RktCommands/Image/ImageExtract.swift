@@ -4,27 +4,31 @@ import RktArchive
 import RktOS
 import RktStore
 
+/// What `image extract` and `image render` share: the image, the output directory and its flags.
+struct ImageOutputArguments: ParsableArguments {
+    @Flag(name: .customLong("rootfs-only"), help: "write the rootfs only, not the manifest")
+    var rootfsOnly = false
+
+    @Flag(help: "overwrite the output directory")
+    var overwrite = false
+
+    @Argument(help: "image ID or name") var image: String
+    @Argument(help: "output directory") var directory: String
+}
+
 /// `rkt image extract IMAGE DIR`: the ACI's own contents, dependencies not applied.
 struct ImageExtract: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "extract", abstract: "Extract a stored image to a directory")
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
-
-    @Flag(name: .customLong("rootfs-only"), help: "extract rootfs only")
-    var rootfsOnly = false
-
-    @Flag(help: "overwrite output directory")
-    var overwrite = false
-
-    @Argument(help: "image ID or name") var image: String
-    @Argument(help: "output directory") var directory: String
+    @OptionGroup var output: ImageOutputArguments
 
     func run() throws {
         let store = try global.openStore("image")
-        let info = try store.resolve(image)
-        try OutputDirectory.fill(directory, overwrite: overwrite) { work in
+        let info = try store.resolve(output.image)
+        try OutputDirectory.fill(output.directory, overwrite: output.overwrite) { work in
             var options = ExtractOptions()
-            options.rootfsOnly = rootfsOnly
+            options.rootfsOnly = output.rootfsOnly
             try ACIExtractor.extract(archivePath: store.blobPath(key: info.key), to: work, options: options)
         }
         try store.markUsed(key: info.key)
@@ -36,21 +40,13 @@ struct ImageRender: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "render", abstract: "Render a stored image to a directory with all its dependencies")
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
-
-    @Flag(name: .customLong("rootfs-only"), help: "render rootfs only")
-    var rootfsOnly = false
-
-    @Flag(help: "overwrite output directory")
-    var overwrite = false
-
-    @Argument(help: "image ID or name") var image: String
-    @Argument(help: "output directory") var directory: String
+    @OptionGroup var output: ImageOutputArguments
 
     func run() throws {
         let store = try global.openStore("image")
-        let info = try store.resolve(image)
-        try OutputDirectory.fill(directory, overwrite: overwrite) { work in
-            try store.render(key: info.key, into: work, rootfsOnly: rootfsOnly)
+        let info = try store.resolve(output.image)
+        try OutputDirectory.fill(output.directory, overwrite: output.overwrite) { work in
+            try store.render(key: info.key, into: work, rootfsOnly: output.rootfsOnly)
         }
     }
 }
