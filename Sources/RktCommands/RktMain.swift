@@ -8,6 +8,9 @@ public struct RktMain: ParsableCommand {
         abstract: "rkt, the pod-native App Container runtime",
         version: RktVersion.rkt,
         subcommands: [
+            Run.self,
+            Prepare.self,
+            RunPrepared.self,
             Fetch.self,
             Image.self,
             List.self,

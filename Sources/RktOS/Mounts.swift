@@ -54,3 +54,21 @@ public enum Mounts {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+extension Mounts {
+    /// Mounts an overlay of `lower` (read-only) with `upper`/`work` onto `target`. Paths are
+    /// escaped for overlayfs's option parser, so `:` and `,` in them are fine.
+    public static func mountOverlay(lower: String, upper: String, work: String, target: String) throws(SystemError) {
+        func escape(_ path: String) -> String {
+            path.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ",", with: "\\,").replacingOccurrences(of: ":", with: "\\:")
+        }
+        let options = "lowerdir=\(escape(lower)),upperdir=\(escape(upper)),workdir=\(escape(work))"
+        try sysCall("mount overlay", path: target) { mount("overlay", target, "overlay", 0, options) }
+    }
+
+    /// Whether `path` is a mount point (its device differs from its parent's, or it is a bind mount
+    /// listed in mountinfo).
+    public static func isMountPoint(_ path: String) -> Bool {
+        mountPoints(under: path).contains(path)
+    }
+}

@@ -1,0 +1,192 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RktOS
+import RktPods
+import RktStore
+import Stage1Protocol
+
+/// What `prepare` and `run` share: rkt's free-form app syntax, parsed by RktPods, then the pod
+/// directory laid out with stage1 and every app.
+struct PodLaunch {
+    let arguments: RunArguments
+    let global: GlobalOptions
+    let store: ImageStore
+    let pods: PodStore
+    let logger: Logger
+    let config: Configuration
+
+    init(argv: [String], command: RunCommand, global base: GlobalOptions) throws {
+        arguments = try AppArguments.parse(argv, command: command)
+        // Global flags may also come after the command name, inside rkt's app syntax.
+        var global = base
+        if let dir = arguments.dataDirectory { global.dataDir = dir }
+        if let dir = arguments.localConfig { global.localConfig = dir }
+        if let dir = arguments.systemConfig { global.systemConfig = dir }
+        if let dir = arguments.userConfig { global.userConfig = dir }
+        if arguments.debug { global.debug = true }
+        for option in arguments.insecureOptions { global.insecureOptions.enabled.formUnion(try InsecureOptions.parse(option).enabled) }
+        self.global = global
+        try global.requireRoot()
+        config = try global.loadConfiguration()
+        logger = global.makeLogger("rkt.stage0")
+        store = try ImageStore(dataDir: global.resolvedDataDir(config: config), logger: logger)
+        pods = PodStore(dataDir: store.layout.dataDir)
+    }
+
+    /// Each app's image, from the store or imported from a file (network fetching comes later).
+    func resolveImages() throws -> [PodPreparer.AppImage] {
+        var images: [PodPreparer.AppImage] = []
+        for app in arguments.apps {
+            switch try ImageSource.parse(app.image) {
+            case .file(let path):
+                images.append(PodPreparer.AppImage(key: try store.importImage(path: path).key))
+            case .name(let name):
+                let info = try store.resolve(name)
+                images.append(PodPreparer.AppImage(key: info.key))
+            case .url(let url), .docker(let url):
+                throw CommandError("image \(url): fetching from the network is not supported yet; fetch it to a file first")
+            }
+        }
+        return images
+    }
+
+    /// A new pod in prepare/, laid out and still locked by us.
+    func prepare() throws -> LockedPod {
+        let images = try resolveImages()
+        let locator = Stage1Locator(
+            store: store,
+            configured: .init(name: config.stage1.name, version: config.stage1.version, location: config.stage1.location,
+                              imagesDirectory: config.paths.stage1Images ?? Configuration.defaultStage1ImagesDir),
+            binaryDirectory: Self.binaryDirectory, logger: logger)
+        let stage1Key = try locator.locate(arguments.stage1)
+        var environmentFiles: [String: String] = [:]
+        for path in arguments.setEnvironmentFiles {
+            do { environmentFiles[path] = String(decoding: try FileSystem.read(path), as: UTF8.self) } catch {
+                throw CommandError("--set-env-file \(path): \(error)")
+            }
+        }
+        let podManifestFile: Data? = try arguments.podManifestPath.map { path in
+            do { return try FileSystem.read(path) } catch { throw CommandError("--pod-manifest \(path): \(error)") }
+        }
+        let preparer = PodPreparer(store: store, pods: pods, logger: logger)
+        let manifest = try preparer.podManifest(arguments: arguments, images: images, environment: ProcessInfo.processInfo.environment,
+                                                environmentFiles: environmentFiles, podManifestFile: podManifestFile)
+        let locked = try pods.createPod()
+        try preparer.lay(out: locked, manifest: manifest, stage1Key: stage1Key, noOverlay: arguments.noOverlay)
+        if let file = arguments.uuidFileSave {
+            try FileSystem.writeAtomically(Data(locked.pod.uuid.utf8), to: file, mode: 0o644, sync: false)
+        }
+        return locked
+    }
+
+    static var binaryDirectory: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return FileSystem.parentDirectory(of: exe)
+    }
+}
+
+/// `rkt prepare IMAGE...`: lay out a pod and print its UUID.
+struct Prepare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Prepare to run image(s) in a pod",
+        discussion: "Takes rkt's app syntax: [flags] IMAGE [app flags] [-- args] [--- IMAGE ...]. See Documentation/commands.md.")
+
+    @OptionGroup(title: "Global options") var global: GlobalOptions
+
+    @Argument(parsing: .captureForPassthrough, help: "images, their flags and arguments")
+    var arguments: [String] = []
+
+    func run() throws {
+        let launch = try PodLaunch(argv: arguments, command: .prepare, global: global)
+        let locked = try launch.prepare()
+        let pod = try launch.pods.markPrepared(locked)
+        Output.print(pod.uuid + "\n")
+    }
+}
+
+/// `rkt run IMAGE...`: prepare a pod and exec its stage1; exits with the pod's status.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run image(s) in a pod",
+        discussion: "Takes rkt's app syntax: [flags] IMAGE [app flags] [-- args] [--- IMAGE ...]. See Documentation/commands.md.")
+
+    @OptionGroup(title: "Global options") var global: GlobalOptions
+
+    @Argument(parsing: .captureForPassthrough, help: "images, their flags and arguments")
+    var arguments: [String] = []
+
+    func run() throws {
+        let launch = try PodLaunch(argv: arguments, command: .run, global: global)
+        let locked = try launch.prepare()
+        let running = try launch.pods.markRunning(locked)
+        try StageOneRun.exec(running, arguments: launch.arguments, global: launch.global, logger: launch.logger)
+    }
+}
+
+/// `rkt run-prepared UUID`.
+struct RunPrepared: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run-prepared", abstract: "Run a prepared application pod in rkt")
+
+    @OptionGroup(title: "Global options") var global: GlobalOptions
+
+    @Option(help: "network to use: host, none, default, or a comma list") var net: [String] = []
+    @Option(help: "pod hostname") var hostname: String?
+    @Flag(help: "run the pod interactively") var interactive = false
+
+    @Argument(help: "pod UUID or prefix") var uuid: String
+
+    func run() throws {
+        try global.requireRoot()
+        let pods = try global.podStore()
+        let locked = try pods.lockPrepared(uuid)
+        let running = try pods.markRunning(locked)
+        var arguments = try AppArguments.parse([], command: .run)
+        arguments.networks = net
+        arguments.hostname = hostname
+        arguments.interactive = interactive
+        try StageOneRun.exec(running, arguments: arguments, global: global, logger: global.makeLogger("rkt.stage0"))
+    }
+}
+
+/// Builds the run request for a pod in run/ and execs its stage1.
+enum StageOneRun {
+    static func exec(_ running: LockedPod, arguments: RunArguments, global: GlobalOptions, logger: Logger) throws -> Never {
+        let pod = running.pod
+        let launcher = try Stage1Launcher(pod: pod, logger: logger, debug: global.debug)
+        let manifest = try pod.manifest()
+        var apps: [RunApp] = []
+        for app in manifest.apps {
+            let resolved = try app.app.map { try ResolvedApp($0) }
+                ?? ResolvedApp(try FileSystem.read(pod.stage1Rootfs + "/opt/stage2/\(app.name.rawValue)/manifest")).flatMap { $0 }
+            apps.append(RunApp(name: app.name.rawValue, stage1Rootfs: pod.stage1Rootfs, imageID: app.image.id?.description ?? "", appManifest: resolved))
+        }
+        let describe = try launcher.describe()
+        // No --net: rkt's default network, or the host's for a stage1 without networking (fly).
+        let net: NetworkMode
+        var networks: [Network] = []
+        switch arguments.networks {
+        case []: net = describe.supports(.networks) ? .default : .host
+        case ["host"]: net = .host
+        case ["none"]: net = .none
+        case ["default"]: net = .default
+        default:
+            net = .list
+            networks = arguments.networks.flatMap { $0.split(separator: ",").map(String.init) }.map { entry in
+                let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
+                return Network(name: parts[0], args: parts.count > 1 ? parts[1] : nil)
+            }
+        }
+        let payload = RunPayload(apps: apps, net: net, networks: networks, hostname: arguments.hostname, interactive: arguments.interactive,
+                                 insecureOptions: global.insecureOptions.enabled.map(\.rawValue).sorted(), localConfig: global.localConfig)
+        try launcher.execRun(payload, lock: running.lock)
+    }
+}
+
+extension ResolvedApp {
+    /// The app section of a stored image manifest, when the pod manifest carries none.
+    init?(_ imageManifest: Data) throws {
+        guard let object = try JSONSerialization.jsonObject(with: imageManifest) as? [String: Any], let app = object["app"] else { return nil }
+        self = try JSONDecoder().decode(ResolvedApp.self, from: try JSONSerialization.data(withJSONObject: app))
+    }
+}

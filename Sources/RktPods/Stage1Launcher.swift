@@ -1,0 +1,139 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import RktOS
+import RktTypes
+import Stage1Protocol
+
+/// stage0's side of the stage1 protocol: finds a pod's entrypoints from its stage1 manifest,
+/// asks the plugin what it supports, and calls or execs it with a JSON request.
+public struct Stage1Launcher {
+    public let pod: Pod
+    public let entrypoints: Stage1Entrypoints
+    let logger: Logger
+    let debug: Bool
+
+    public init(pod: Pod, logger: Logger, debug: Bool) throws(PodError) {
+        self.pod = pod
+        self.logger = logger
+        self.debug = debug
+        let data: Data
+        do { data = try FileSystem.read(pod.file("stage1/manifest")) } catch {
+            throw PodError(.invalidState, "pod \(pod.uuid) has no stage1 manifest", cause: error)
+        }
+        do { entrypoints = try Stage1Manifest.entrypoints(imageManifest: data) } catch {
+            throw PodError(.invalidManifest, "stage1 of pod \(pod.uuid): \(error)", cause: error)
+        }
+        if entrypoints.isLegacy {
+            throw PodError(.invalidManifest, "stage1 of pod \(pod.uuid) speaks only rkt's legacy argv interface, which this rkt does not drive; it needs the \(Stage1Manifest.protocolAnnotation) annotation")
+        }
+    }
+
+    var podInfo: PodInfo { PodInfo(uuid: pod.uuid, path: pod.path) }
+
+    func request(_ payload: Stage1Request.Payload) throws(PodError) -> Stage1Request {
+        let version: String
+        do { version = try Stage1Protocol.negotiate(requested: Stage1Protocol.supportedVersions, supported: entrypoints.protocolVersions) } catch {
+            throw PodError(.invalidState, "stage1: \(error)", cause: error)
+        }
+        return Stage1Request(protocolVersion: version, pod: podInfo, debug: debug, payload: payload)
+    }
+
+    /// Writes the request where the plugin will find it (`$RKT_STAGE1_REQUEST`).
+    func writeRequest(_ request: Stage1Request) throws(PodError) -> String {
+        let path = pod.file("stage1/request-\(request.command.rawValue).json")
+        do { try FileSystem.writeAtomically(request.encoded(), to: path, mode: 0o600, sync: false) } catch { throw PodError.io(error) }
+        return path
+    }
+
+    func hostPath(_ command: Stage1Command) throws(PodError) -> String {
+        guard let path = entrypoints.hostPath(for: command, stage1Rootfs: pod.stage1Rootfs) else {
+            throw PodError(.invalidState, "stage1 of pod \(pod.uuid) has no \(command.rawValue) entrypoint")
+        }
+        guard FileSystem.isRegularFile(path) else {
+            throw PodError(.invalidState, "stage1 \(command.rawValue) entrypoint \(path) is missing (is the pod's stage1 mounted?)")
+        }
+        return path
+    }
+
+    /// Runs an entrypoint as a child (describe, stop, gc) and decodes its one JSON answer.
+    func call<T: Decodable>(_ payload: Stage1Request.Payload, expecting: T.Type) throws -> T {
+        let request = try request(payload)
+        let requestPath = try writeRequest(request)
+        let command: Stage1Command = payload.command == .describe && entrypoints.describe == nil ? .run : payload.command
+        let executable = try hostPath(command)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = [Stage1Protocol.argumentPrefix + request.protocolVersion]
+        process.currentDirectoryURL = URL(fileURLWithPath: pod.path)
+        var environment = ProcessInfo.processInfo.environment
+        environment.merge(Stage1Protocol.environment(requestPath: requestPath)) { $1 }
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardInput = FileHandle.nullDevice
+        logger.debug("calling stage1", metadata: ["command": "\(payload.command.rawValue)", "entrypoint": "\(executable)"])
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return try Stage1Response.decode(T.self, stdout: data, exitStatus: status)
+    }
+
+    public func describe() throws -> DescribeResponse {
+        try call(.describe, expecting: DescribeResponse.self)
+    }
+
+    public func stop(force: Bool) throws {
+        _ = try call(.stop(StopPayload(force: force)), expecting: OKResponse.self)
+    }
+
+    public func gc(localConfig: String) throws {
+        _ = try call(.gc(GCPayload(localConfig: localConfig)), expecting: OKResponse.self)
+    }
+
+    /// Replaces this process with the stage1 `run` entrypoint (rkt execs, never forks, stage1),
+    /// handing over the pod lock. Returns only by throwing.
+    public func execRun(_ payload: RunPayload, lock: FileLock) throws -> Never {
+        var payload = payload
+        payload.lockFD = lock.fd
+        let request = try request(.run(payload))
+        let describe = try describe()
+        do { try Stage1Protocol.negotiate(requested: request, supported: describe) } catch {
+            throw PodError(.invalidArgument, "stage1 \(describe.name) cannot run this pod: \(error)", cause: error)
+        }
+        try exec(.run, request: request, lock: lock)
+    }
+
+    /// Replaces this process with the stage1 `enter` entrypoint.
+    public func execEnter(_ payload: EnterPayload) throws -> Never {
+        try exec(.enter, request: try request(.enter(payload)), lock: nil)
+    }
+
+    private func exec(_ command: Stage1Command, request: Stage1Request, lock: FileLock?) throws -> Never {
+        let requestPath = try writeRequest(request)
+        let executable = try hostPath(command)
+        if let lock {
+            do { try lock.inheritOnExec() } catch { throw PodError.io(error) }
+            setenv(Stage1Protocol.lockFDEnvironmentVariable, String(lock.fd), 1)
+        }
+        setenv(Stage1Protocol.requestEnvironmentVariable, requestPath, 1)
+        guard chdir(pod.path) == 0 else { throw PodError.io(SystemError("chdir", path: pod.path)) }
+        logger.debug("exec stage1", metadata: ["command": "\(command.rawValue)", "entrypoint": "\(executable)"])
+        fflush(nil) // all C streams: nothing buffered may be lost at exec
+        let argv = [executable, Stage1Protocol.argumentPrefix + request.protocolVersion]
+        var cArgs = argv.map { strdup($0) } + [nil]
+        execv(executable, &cArgs)
+        throw PodError.io(SystemError("exec", path: executable))
+    }
+}
+
+extension ResolvedApp {
+    /// The appc app section as stage1 receives it (same field names, so JSON carries it over).
+    public init(_ app: App) throws {
+        let data = try JSONEncoder().encode(app)
+        self = try JSONDecoder().decode(ResolvedApp.self, from: data)
+    }
+}
