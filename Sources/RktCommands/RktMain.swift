@@ -56,7 +56,7 @@ public struct RktMain: ParsableCommand {
         } catch {
             // Help requested through `rkt help ...` or a command that shows its help.
             if exitCode(for: error) == .success { exit(withError: error) }
-            let name = type(of: command).configuration.commandName ?? "rkt"
+            let name = type(of: command)._commandName
             FileHandle.standardError.write(Data("\(name): \(message(for: error, debug: debug))\n".utf8))
             Foundation.exit(ExitCodes.failure)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import RktOS
 import Testing
 
 /// Runs the built `rkt` binary against a private data dir and config dirs, the way a user would.
@@ -114,7 +115,11 @@ struct RktRunner {
         return files
     }
 
-    func cleanup() { try? FileManager.default.removeItem(atPath: root) }
+    /// Unmounts whatever pods left mounted (as `rkt gc` would) before deleting the test's root.
+    func cleanup() {
+        Mounts.unmountAll(under: root)
+        try? FileManager.default.removeItem(atPath: root)
+    }
 }
 
 func sha512sum(_ path: String) throws -> String {

@@ -60,6 +60,11 @@ struct PodLaunch {
                               imagesDirectory: config.paths.stage1Images ?? Configuration.defaultStage1ImagesDir),
             binaryDirectory: Self.binaryDirectory, logger: logger)
         let stage1Key = try locator.locate(arguments.stage1)
+        // Refuse a stage1 we could not start before making a pod for it.
+        let entrypoints = try Stage1Manifest.entrypoints(imageManifest: try store.manifestData(key: stage1Key))
+        if entrypoints.isLegacy || entrypoints.run == nil {
+            throw CommandError("stage1 image \(ImageKey.short(stage1Key)) has no \(Stage1Manifest.runAnnotation) entrypoint or no \(Stage1Manifest.protocolAnnotation) annotation")
+        }
         var environmentFiles: [String: String] = [:]
         for path in arguments.setEnvironmentFiles {
             do { environmentFiles[path] = String(decoding: try FileSystem.read(path), as: UTF8.self) } catch {

@@ -71,11 +71,22 @@ struct GC: ParsableCommand {
     }
 }
 
-/// The stage1 part of removing a pod (its `gc` entrypoint: networks, cgroups). Stage1 plugins are
-/// not wired in yet, so a pod can only have what stage0 made: mounts, which the caller unmounts.
+/// The stage1 part of removing a pod: its `gc` entrypoint (networks, cgroups, its own mounts).
+/// A pod whose stage1 is gone or unmounted (after a reboot) is cleaned by stage0 alone.
 enum Stage1Cleanup {
     static func run(for pod: Pod, global: GlobalOptions) throws {
-        global.makeLogger("rkt.gc").debug("no stage1 gc entrypoint to call yet", metadata: ["pod": "\(pod.uuid)"])
+        let logger = global.makeLogger("rkt.gc")
+        let launcher: Stage1Launcher
+        do { launcher = try Stage1Launcher(pod: pod, logger: logger, debug: global.debug) } catch {
+            logger.debug("no stage1 to call for gc: \(error)", metadata: ["pod": "\(pod.uuid)"])
+            return
+        }
+        guard launcher.entrypoints.gc != nil,
+              let path = launcher.entrypoints.hostPath(for: .gc, stage1Rootfs: pod.stage1Rootfs), FileManager.default.fileExists(atPath: path) else {
+            logger.debug("stage1 has no reachable gc entrypoint", metadata: ["pod": "\(pod.uuid)"])
+            return
+        }
+        try launcher.gc(localConfig: global.localConfig)
     }
 }
 

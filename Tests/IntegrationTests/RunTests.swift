@@ -1,0 +1,101 @@
+import Foundation
+import RktOS
+import RktTestSupport
+import Testing
+
+/// Pods run end to end through the built `rkt` with the POSIX-shell stage1 from
+/// Documentation/examples (written from the protocol document alone).
+@Suite(.serialized) struct RunTests {
+    static let shellStage1: String? = {
+        guard isRoot, FileManager.default.isExecutableFile(atPath: "/usr/bin/jq") else { return nil }
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("stage1-sh-\(getpid()).aci").path
+        try? shell("sh '\(RktRunner.packageRoot)/Documentation/examples/stage1-sh/build.sh' '\(out)' >/dev/null")
+        return FileManager.default.fileExists(atPath: out) ? out : nil
+    }()
+
+    func runner(_ test: String = #function) -> (RktRunner, String)? {
+        guard isRoot else { print("skip \(test): running pods needs root"); return nil }
+        guard let stage1 = Self.shellStage1 else { print("skip \(test): the shell stage1 needs jq (apt-get install jq)"); return nil }
+        guard let rkt = RktRunner.make(test) else { return nil }
+        return (rkt, stage1)
+    }
+
+    @Test func runEchoAndExitStatus() throws {
+        guard let (rkt, stage1) = runner() else { return }
+        defer { rkt.cleanup() }
+        let image = RktRunner.image("busybox.aci")
+        let uuidFile = rkt.root + "/uuid"
+        let hello = try rkt.run(["--insecure-options=image", "run", "--uuid-file-save=\(uuidFile)", "--stage1-path=\(stage1)", image, "--exec", "/bin/echo", "--", "hello"])
+        #expect(try rkt.ok(["status", "--uuid-file", uuidFile]).lines.contains("app-busybox=0"))
+        #expect(hello.status == 0, "\(hello.stderr)")
+        #expect(hello.stdout.contains("hello"))
+        let failing = try rkt.run(["--insecure-options=image", "run", "--stage1-path=\(stage1)", image, "--exec", "/bin/sh", "--", "-c", "exit 3"])
+        #expect(failing.status == 3, "rkt run exits with the app's status")
+        let pods = try rkt.ok(["list", "--no-legend", "--full"]).lines
+        #expect(pods.count == 2)
+        #expect(pods.allSatisfy { $0.contains("exited") })
+        let failedUUID = try #require(pods.map { String($0.prefix(36)) }.first { uuid in
+            ((try? rkt.ok(["status", uuid]).lines) ?? []).contains("app-busybox=3")
+        })
+        #expect(try rkt.ok(["status", failedUUID]).lines.contains("exited=true"))
+        let manifest = try rkt.ok(["cat-manifest", failedUUID]).stdout
+        #expect(manifest.contains("\"exit 3\""))
+    }
+
+    @Test func prepareThenRunPreparedThenGC() throws {
+        guard let (rkt, stage1) = runner() else { return }
+        defer { rkt.cleanup() }
+        let uuidFile = rkt.root + "/uuid"
+        let prepared = try rkt.ok(["--insecure-options=image", "prepare", "--quiet", "--stage1-path=\(stage1)",
+                                   RktRunner.image("busybox.aci"), "--exec", "/bin/sh", "--", "-c", "echo prepared-run; exit 0"])
+        let uuid = prepared.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(uuid.count == 36)
+        try uuid.write(toFile: uuidFile, atomically: true, encoding: .utf8)
+        #expect(Mounts.mountPoints(under: rkt.dataDir + "/pods/prepared/" + uuid).count == 2, "prepare mounts stage1 and the app over the tree store")
+        #expect(try rkt.ok(["status", "--uuid-file", uuidFile]).lines.first == "state=prepared")
+        let ran = try rkt.run(["run-prepared", String(uuid.prefix(8))])
+        #expect(ran.status == 0, "\(ran.stderr)")
+        #expect(ran.stdout.contains("prepared-run"))
+        #expect(try rkt.run(["run-prepared", uuid]).status == 254, "a pod runs once")
+        try rkt.ok(["gc", "--grace-period=0s"])
+        #expect(Mounts.mountPoints(under: rkt.dataDir).isEmpty, "gc unmounts the pod")
+        #expect(try rkt.ok(["list", "--no-legend"]).lines.isEmpty)
+    }
+
+    @Test func noOverlayCopiesTheImages() throws {
+        guard let (rkt, stage1) = runner() else { return }
+        defer { rkt.cleanup() }
+        let result = try rkt.run(["--insecure-options=image", "run", "--no-overlay", "--stage1-path=\(stage1)", RktRunner.image("hello.aci"), "--exec", "/bin/cat", "--", "/etc/hello.txt"])
+        _ = result
+        // hello depends on busybox, which is not in the store: a clear error, no pod left behind.
+        #expect(result.status == 254)
+        #expect(result.stderr.contains("dependency"))
+        #expect(try rkt.ok(["list", "--no-legend"]).lines.isEmpty)
+        _ = try rkt.fetch("busybox.aci")
+        let ok = try rkt.run(["--insecure-options=image", "run", "--no-overlay", "--stage1-path=\(stage1)", RktRunner.image("hello.aci"), "--exec", "/bin/cat", "--", "/etc/hello.txt"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stdout.contains("hello from a dependent image"))
+        #expect(Mounts.mountPoints(under: rkt.dataDir).isEmpty, "--no-overlay mounts nothing")
+    }
+
+    @Test func stage1Errors() throws {
+        guard let (rkt, stage1) = runner() else { return }
+        defer { rkt.cleanup() }
+        let image = RktRunner.image("busybox.aci")
+        let both = try rkt.run(["--insecure-options=image", "run", "--stage1-path=\(stage1)", "--stage1-name=example.com/x", image])
+        #expect(both.status == 254)
+        #expect(both.stderr.contains("mutually exclusive"))
+        let missing = try rkt.run(["--insecure-options=image", "run", "--stage1-path=/nonexistent/stage1.aci", image])
+        #expect(missing.status == 254)
+        #expect(missing.stderr.contains("/nonexistent/stage1.aci"))
+        // busybox.aci as a stage1: no entrypoints.
+        let notStage1 = try rkt.run(["--insecure-options=image", "run", "--stage1-path=\(image)", image])
+        #expect(notStage1.status == 254)
+        #expect(notStage1.stderr.contains("coreos.com/rkt/stage1/run"))
+        #expect(notStage1.stderr.split(separator: "\n").count == 1)
+        #expect(try rkt.ok(["list", "--no-legend"]).lines.isEmpty, "no pod is left in prepare")
+        let noImage = try rkt.run(["run", "--stage1-path=\(stage1)", "example.com/not-there"])
+        #expect(noImage.status == 254)
+        #expect(noImage.stderr.contains("example.com/not-there"))
+    }
+}
