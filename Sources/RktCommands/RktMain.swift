@@ -11,6 +11,8 @@ public struct RktMain: ParsableCommand {
             Run.self,
             Prepare.self,
             RunPrepared.self,
+            Enter.self,
+            Stop.self,
             Fetch.self,
             Image.self,
             List.self,
