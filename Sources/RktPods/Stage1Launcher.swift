@@ -96,12 +96,20 @@ public struct Stage1Launcher {
 
     /// Replaces this process with the stage1 `run` entrypoint (rkt execs, never forks, stage1),
     /// handing over the pod lock. Returns only by throwing.
-    public func execRun(_ payload: RunPayload, lock: FileLock) throws -> Never {
+    public func execRun(_ payload: RunPayload, lock: FileLock, manifest: PodManifest) throws -> Never {
         var payload = payload
         payload.lockFD = lock.fd
         let request = try request(.run(payload))
         let describe = try describe()
-        do { try Stage1Protocol.negotiate(requested: request, supported: describe) } catch {
+        // What the request alone does not show but the pod manifest does.
+        var additional: [FeatureRequirement] = []
+        if !manifest.volumes.isEmpty || manifest.apps.contains(where: { !$0.mounts.isEmpty }) {
+            additional.append(FeatureRequirement(.volumes, reason: "the pod manifest has volumes"))
+        }
+        if manifest.apps.contains(where: { !($0.app?.isolators.isEmpty ?? true) }) {
+            additional.append(FeatureRequirement(.isolators, reason: "an app has isolators"))
+        }
+        do { try Stage1Protocol.negotiate(requested: request, supported: describe, additional: additional) } catch {
             throw PodError(.invalidArgument, "stage1 \(describe.name) cannot run this pod: \(error)", cause: error)
         }
         try exec(.run, request: request, lock: lock)

@@ -99,3 +99,28 @@ import Testing
         #expect(noImage.stderr.contains("example.com/not-there"))
     }
 }
+
+/// The conformance kit (scripts/stage1-conformance.sh) against the stage1s we ship or document.
+@Suite(.serialized) struct ConformanceTests {
+    @Test func shellStage1PassesTheKit() throws {
+        guard isRoot else { print("skip shellStage1PassesTheKit: needs root"); return }
+        guard let stage1 = RunTests.shellStage1, let binary = RktRunner.locateBinary() else {
+            print("skip shellStage1PassesTheKit: no shell stage1 (needs jq) or no rkt binary"); return
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = [RktRunner.packageRoot + "/scripts/stage1-conformance.sh", stage1, RktRunner.image("busybox.aci")]
+        process.environment = ProcessInfo.processInfo.environment.merging(["RKT_BINARY": binary]) { $1 }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        print(text)
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text.contains(" 0 failed"))
+        #expect(text.contains("run: exit status propagates        pass"))
+        #expect(text.contains("stop: TERM ends the pod            pass"))
+    }
+}
