@@ -1,4 +1,4 @@
-# Shared helpers of the example stage1 (see ../../README.md). POSIX sh; sourced, not executed.
+# Shared helpers of the example stage1 (see its README.md). POSIX sh; sourced, not executed.
 # Implements Documentation/stage1-protocol.md, protocol version 1. Needs jq.
 
 S1_NAME=example.com/stage1-sh
