@@ -49,7 +49,7 @@ let package = Package(
             exclude: readme),
         // The stage1 plugin protocol: versioned JSON requests and responses. Foundation only, so a
         // plugin author can use it alone.
-        .target(name: "Stage1Protocol"),
+        .target(name: "Stage1Protocol", exclude: readme),
         // Pods on disk: the pod directory state machine, locks, UUIDs, pod manifests from the CLI.
         .target(
             name: "RktPods",
