@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "RktTypes", targets: ["RktTypes"]),
         // For third-party stage1 authors: the JSON protocol types, nothing else.
         .library(name: "Stage1Protocol", targets: ["Stage1Protocol"]),
+        .executable(name: "stage1-fly", targets: ["stage1-fly"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -68,6 +69,13 @@ let package = Package(
             exclude: readme),
         .executableTarget(name: "rkt", dependencies: ["RktCommands"]),
 
+        // The fly stage1 plugin (Plugins/stage1-fly/README.md): one app, chroot only, host namespaces.
+        // CFly: fork+exec, prctl, mount_setattr and O_PATH, which Swift cannot reach.
+        .target(name: "CFly", path: "Plugins/stage1-fly/CFly"),
+        .executableTarget(
+            name: "stage1-fly", dependencies: ["Stage1Protocol", "CFly"], path: "Plugins/stage1-fly",
+            exclude: ["CFly", "README.md"]),
+
         // Test fixtures shared by the test targets: ACI builders, including malformed and malicious ones.
         .target(name: "RktTestSupport", dependencies: ["RktArchive", "RktOS"]),
 
@@ -76,6 +84,7 @@ let package = Package(
         .testTarget(name: "RktStoreTests", dependencies: ["RktStore", "RktArchive", "RktOS", "RktTypes", "RktTestSupport"]),
         .testTarget(name: "RktCommandsTests", dependencies: ["RktCommands"]),
         .testTarget(name: "Stage1ProtocolTests", dependencies: ["Stage1Protocol"]),
+        .testTarget(name: "Stage1FlyTests", dependencies: ["Stage1Protocol"]),
         .testTarget(name: "RktPodsTests", dependencies: ["RktPods", "RktTypes", "RktTestSupport"]),
         // Drives the built `rkt` binary; root-only cases skip with a printed reason.
         .testTarget(name: "IntegrationTests", dependencies: ["RktTypes", "RktPods", "RktOS", "RktTestSupport"]),

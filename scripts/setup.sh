@@ -1,12 +1,15 @@
 #!/bin/sh
-# One command for a fresh Debian 12 machine: install what rkt needs, build it, build the test
-# images, then do the main job: fetch the busybox image into the store and list it.
+# One command for a fresh Debian 12 machine: install what rkt needs, build it and its stage1
+# images, build the test images, then do the main job: run a busybox pod with the default stage1.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
 sh scripts/build.sh
 sh images/build.sh
+sh images/stage1-fly/build.sh
 install -m 0755 .build/release/rkt /usr/local/bin/rkt
+install -D -m 0644 images/out/stage1-fly.aci /usr/lib/rkt/stage1-images/stage1-fly.aci
 rkt fetch --insecure-options=image images/out/busybox.aci
-rkt fetch --insecure-options=image images/out/hello.aci.gz
+rkt run --insecure-options=image images/out/busybox.aci --exec /bin/echo -- hello from a rkt pod
+rkt list
 rkt image list

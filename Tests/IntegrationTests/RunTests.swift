@@ -120,7 +120,73 @@ import Testing
         print(text)
         #expect(process.terminationStatus == 0, "\(text)")
         #expect(text.contains(" 0 failed"))
-        #expect(text.contains("run: exit status propagates        pass"))
-        #expect(text.contains("stop: TERM ends the pod            pass"))
+        #expect(passed("run: exit status propagates", in: text))
+        #expect(passed("stop: TERM ends the pod", in: text))
     }
+}
+
+/// stage1-fly through `rkt`, found the default way (the stage1 images directory from paths.d).
+@Suite(.serialized) struct FlyTests {
+    static let aci: String? = {
+        let path = ProcessInfo.processInfo.environment["RKT_STAGE1_FLY_ACI"] ?? RktRunner.packageRoot + "/images/out/stage1-fly.aci"
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }()
+
+    /// A runner whose configuration points the stage1 images directory at one holding stage1-fly.aci.
+    func runner(_ test: String = #function) throws -> RktRunner? {
+        guard isRoot else { print("skip \(test): running pods needs root"); return nil }
+        guard let aci = Self.aci else { print("skip \(test): no stage1-fly.aci (run images/stage1-fly/build.sh)"); return nil }
+        guard let rkt = RktRunner.make(test) else { return nil }
+        let images = rkt.root + "/stage1-images"
+        try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: aci, toPath: images + "/stage1-fly.aci")
+        try FileManager.default.createDirectory(atPath: rkt.localConfig + "/paths.d", withIntermediateDirectories: true)
+        try #"{"rktKind":"paths","rktVersion":"v1","stage1-images":"\#(images)"}"#.write(toFile: rkt.localConfig + "/paths.d/stage1.json", atomically: true, encoding: .utf8)
+        return rkt
+    }
+
+    @Test func defaultStage1RunsAPod() throws {
+        guard let rkt = try runner() else { return }
+        defer { rkt.cleanup() }
+        let hello = try rkt.run(["--insecure-options=image", "run", RktRunner.image("busybox.aci"), "--exec", "/bin/echo", "--", "hello"])
+        #expect(hello.status == 0, "\(hello.stderr)")
+        #expect(hello.stdout == "hello\n")
+        let stage1 = try rkt.ok(["image", "list", "--no-legend", "--fields=name"]).lines.map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(stage1.contains { $0.hasPrefix("rkt.dev/stage1-fly") }, "the default stage1 was imported into the store: \(stage1)")
+        // Named explicitly from the store on the next run; the host's network is shared (fly).
+        let named = try rkt.run(["--insecure-options=image", "run", "--stage1-name=rkt.dev/stage1-fly", RktRunner.image("busybox.aci"),
+                                 "--exec", "/bin/sh", "--", "-c", "cat /proc/net/dev | wc -l; exit 4"])
+        #expect(named.status == 4)
+        let hostLines = try String(contentsOfFile: "/proc/net/dev", encoding: .utf8).split(separator: "\n").count
+        #expect(named.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "\(hostLines)")
+        let fromDir = try rkt.run(["--insecure-options=image", "run", "--stage1-from-dir=stage1-fly.aci", RktRunner.image("busybox.aci"), "--exec", "/bin/true"])
+        #expect(fromDir.status == 0, "\(fromDir.stderr)")
+        try rkt.ok(["gc", "--grace-period=0s"])
+        #expect(Mounts.mountPoints(under: rkt.dataDir).isEmpty)
+    }
+
+    @Test func flyPassesTheConformanceKit() throws {
+        guard isRoot, let aci = Self.aci, let binary = RktRunner.locateBinary(), RktRunner.imagesDir != nil else {
+            print("skip flyPassesTheConformanceKit: needs root, stage1-fly.aci and the rkt binary"); return
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = [RktRunner.packageRoot + "/scripts/stage1-conformance.sh", aci, RktRunner.image("busybox.aci")]
+        process.environment = ProcessInfo.processInfo.environment.merging(["RKT_BINARY": binary]) { $1 }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        print(text)
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(passed("volume: read-only is enforced", in: text))
+        #expect(passed("user: name from /etc/passwd", in: text))
+    }
+}
+
+/// Whether the conformance kit's table shows `scenario` as passed.
+func passed(_ scenario: String, in table: String) -> Bool {
+    table.split(separator: "\n").contains { $0.hasPrefix(scenario) && $0.dropFirst(scenario.count).trimmingCharacters(in: .whitespaces).hasPrefix("pass") }
 }

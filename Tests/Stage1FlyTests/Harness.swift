@@ -5,8 +5,8 @@ import Testing
 
 /// Finds the built plugin and builds pods by hand, as stage0 would lay them out.
 enum FlyHarness {
-    /// The plugin binary: `RKT_STAGE1_FLY_BINARY`, else `.build/release/stage1-fly`, else
-    /// `.build/debug/stage1-fly` of the package these tests belong to.
+    /// The plugin binary: `RKT_STAGE1_FLY_BINARY`, else the newer of `.build/release/stage1-fly`
+    /// and `.build/debug/stage1-fly` of the package these tests belong to.
     static let binary: String? = {
         if let path = ProcessInfo.processInfo.environment["RKT_STAGE1_FLY_BINARY"], !path.isEmpty {
             return access(path, X_OK) == 0 ? path : nil
@@ -14,16 +14,20 @@ enum FlyHarness {
         var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         while directory.path != "/" {
             if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
-                for configuration in ["release", "debug"] {
-                    let path = directory.appendingPathComponent(".build/\(configuration)/stage1-fly").path
-                    if access(path, X_OK) == 0 { return path }
-                }
-                return nil
+                // The newer of the two, so a stale release build does not shadow a fresh debug one.
+                let built = ["release", "debug"].map { directory.appendingPathComponent(".build/\($0)/stage1-fly").path }
+                    .filter { access($0, X_OK) == 0 }
+                return built.max { modified($0) < modified($1) }
             }
             directory.deleteLastPathComponent()
         }
         return nil
     }()
+
+    private static func modified(_ path: String) -> Int {
+        var st = stat()
+        return stat(path, &st) == 0 ? st.st_mtim.tv_sec * 1_000_000_000 + st.st_mtim.tv_nsec : 0
+    }
 
     static let busybox = "/bin/busybox"
 

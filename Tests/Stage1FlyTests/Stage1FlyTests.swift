@@ -230,4 +230,69 @@ struct Stage1FlyTests {
             #expect(pod.mounts.isEmpty, "\(pod.mounts)")
         }
     }
+
+    @Test func interactiveGivesTheAppStdinOtherwiseDevNull() throws {
+        let pod = try TestPod()
+        defer { pod.destroy() }
+        let input = pod.base + "/stdin"
+        try "typed\n".write(toFile: input, atomically: true, encoding: .utf8)
+        for interactive in [true, false] {
+            let requestPath = pod.base + "/interactive-\(interactive).json"
+            var request = pod.runRequest(app(["/bin/cat"]), interactive: interactive)
+            if case .run(var payload) = request.payload {
+                payload.lockFD = nil  // started directly, without a lock: stdin must be the file
+                request.payload = .run(payload)
+            }
+            try request.encoded().write(to: URL(fileURLWithPath: requestPath))
+            let result = Spawn(
+                argv: [FlyHarness.binary!, "--stage1-protocol=1"],
+                environment: ["RKT_STAGE1_REQUEST=" + requestPath], stdinPath: input
+            ).wait()
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout == (interactive ? "typed\n" : ""))
+        }
+    }
+
+    @Test func withoutAppManifestTheImageManifestIsRead() throws {
+        let pod = try TestPod()
+        defer { pod.destroy() }
+        let manifest = #"{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/busybox","app":{"exec":["/bin/sh","-c","echo $GREETING from $(pwd)"],"user":"0","group":"0","workingDirectory":"/bin","environment":[{"name":"GREETING","value":"hi"}]}}"#
+        try Data(manifest.utf8).write(to: URL(fileURLWithPath: pod.info.stage1Rootfs + "/opt/stage2/app/manifest"))
+        var request = pod.runRequest(app(["/bin/false"]))
+        if case .run(var payload) = request.payload {
+            payload.apps[0].appManifest = nil
+            request.payload = .run(payload)
+        }
+        let result = try pod.call(request)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "hi from /bin\n")
+    }
+
+    @Test func sigtermToThePluginIsForwardedToTheApp() throws {
+        let pod = try TestPod()
+        defer { pod.destroy() }
+        let running = try pod.start(pod.runRequest(app(["/bin/sleep", "100"])))
+        #expect(pod.waitFor({ pod.files.readPID() != nil }), "no pid file")
+        kill(running.pid, SIGTERM)
+        #expect(running.wait(timeout: 10).status == 143)
+        #expect(pod.files.readStatus(app: "app") == 143)
+    }
+
+    @Test func theAppDiesWithThePlugin() throws {
+        let pod = try TestPod()
+        defer { pod.destroy() }
+        let running = try pod.start(pod.runRequest(app(["/bin/sleep", "100"])))
+        guard pod.waitFor({ pod.files.readPID() != nil }), let (app, _) = pod.files.readPID() else {
+            Issue.record("no pid file")
+            kill(running.pid, SIGKILL)
+            _ = running.wait(timeout: 5)
+            return
+        }
+        #expect(app != running.pid, "fly's pid file names the app, the plugin's child")
+        kill(running.pid, SIGKILL)
+        _ = running.wait(timeout: 10)
+        // PR_SET_PDEATHSIG: without the plugin nobody holds the pod lock, so the app must go too.
+        #expect(pod.waitFor({ kill(app, 0) != 0 || readAll("/proc/\(app)/stat").contains(") Z ") }), "the app outlived the plugin")
+        #expect(!pod.locked)
+    }
 }

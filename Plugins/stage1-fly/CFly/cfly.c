@@ -1,0 +1,141 @@
+#define _GNU_SOURCE
+#include "cfly.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#endif
+
+struct cfly_mount_attr {
+    uint64_t attr_set;
+    uint64_t attr_clr;
+    uint64_t propagation;
+    uint64_t userns_fd;
+};
+
+struct cfly_report {
+    int step;
+    int err;
+    int index;
+};
+
+// Child side: raw system calls only, then _exit. Never returns.
+static void child(const struct cfly_spawn_args *a, int report_fd, pid_t parent) {
+    struct cfly_report r = {0, 0, -1};
+    if (a->mask) sigprocmask(SIG_SETMASK, a->mask, NULL);
+    if (a->stdin_null) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || dup2(fd, 0) < 0) { r.step = CFLY_STEP_STDIN; goto fail; }
+        if (fd != 0) close(fd);
+    }
+    if (chroot(a->root) != 0) { r.step = CFLY_STEP_CHROOT; goto fail; }
+    if (chdir("/") != 0) { r.step = CFLY_STEP_CHROOT; goto fail; }
+    if (chdir(a->workdir) != 0) { r.step = CFLY_STEP_CHDIR; goto fail; }
+    if (setgroups(a->ngroups, a->ngroups ? a->groups : NULL) != 0) { r.step = CFLY_STEP_SETGROUPS; goto fail; }
+    if (setgid(a->gid) != 0) { r.step = CFLY_STEP_SETGID; goto fail; }
+    if (setuid(a->uid) != 0) { r.step = CFLY_STEP_SETUID; goto fail; }
+    // fly has no supervisor: if the plugin (which holds the pod lock) dies, the app goes with it,
+    // as it would in rkt's fly where the app *is* the rkt process. Set after the uid change,
+    // which clears it.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) { r.step = CFLY_STEP_PDEATHSIG; goto fail; }
+    if (getppid() != parent) _exit(137);
+    {
+        int best_err = ENOENT, best_index = 0;
+        for (int i = 0; a->paths[i] != NULL; i++) {
+            execve(a->paths[i], a->argv, a->envp);
+            int e = errno;
+            // As execvp: a file that exists but cannot be run beats a later "not found".
+            if (i == 0 || (e != ENOENT && e != ENOTDIR && (best_err == ENOENT || best_err == ENOTDIR))) {
+                best_err = e;
+                best_index = i;
+            }
+        }
+        r.step = CFLY_STEP_EXEC;
+        r.index = best_index;
+        errno = best_err;
+    }
+fail:
+    r.err = errno;
+    {
+        ssize_t n;
+        do { n = write(report_fd, &r, sizeof r); } while (n < 0 && errno == EINTR);
+    }
+    _exit(r.step == CFLY_STEP_EXEC ? (r.err == ENOENT || r.err == ENOTDIR ? 127 : 126) : 254);
+}
+
+int cfly_spawn(const struct cfly_spawn_args *a, pid_t *pid_out, int *step_out, int *errno_out,
+               int *path_index_out) {
+    int p[2];
+    *pid_out = -1;
+    *step_out = CFLY_STEP_NONE;
+    *errno_out = 0;
+    *path_index_out = -1;
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        *step_out = CFLY_STEP_PIPE;
+        *errno_out = errno;
+        return -1;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        *step_out = CFLY_STEP_FORK;
+        *errno_out = errno;
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(p[0]);
+        child(a, p[1], parent);
+    }
+    close(p[1]);
+    *pid_out = pid;
+    struct cfly_report r;
+    size_t got = 0;
+    while (got < sizeof r) {
+        ssize_t n = read(p[0], (char *)&r + got, sizeof r - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(p[0]);
+    if (got == 0) return 0;  // EOF: the exec succeeded
+    if (got < sizeof r) {    // cannot happen: the child writes the report in one write
+        r.step = CFLY_STEP_EXEC;
+        r.err = EIO;
+        r.index = -1;
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    *step_out = r.step;
+    *errno_out = r.err;
+    *path_index_out = r.index;
+    return -1;
+}
+
+int cfly_open_path(const char *path, int directory) {
+    return open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
+}
+
+int cfly_make_readonly_recursive(const char *path) {
+    struct cfly_mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    long r = syscall(SYS_mount_setattr, AT_FDCWD, path, (unsigned)AT_RECURSIVE, &attr, sizeof attr);
+    return r == 0 ? 0 : -1;
+}
