@@ -64,21 +64,13 @@ public struct Stage1Launcher {
         let requestPath = try writeRequest(request)
         let command: Stage1Command = payload.command == .describe && entrypoints.describe == nil ? .run : payload.command
         let executable = try hostPath(command)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [Stage1Protocol.argumentPrefix + request.protocolVersion]
-        process.currentDirectoryURL = URL(fileURLWithPath: pod.path)
         var environment = ProcessInfo.processInfo.environment
         environment.merge(Stage1Protocol.environment(requestPath: requestPath)) { $1 }
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardInput = FileHandle.nullDevice
         logger.debug("calling stage1", metadata: ["command": "\(payload.command.rawValue)", "entrypoint": "\(executable)"])
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        let result = try Spawn.run(executable, arguments: [Stage1Protocol.argumentPrefix + request.protocolVersion],
+                                   environment: environment, directory: pod.path)
+        let data = result.stdout
+        let status = result.status
         return try Stage1Response.decode(T.self, stdout: data, exitStatus: status)
     }
 
@@ -96,11 +88,10 @@ public struct Stage1Launcher {
 
     /// Replaces this process with the stage1 `run` entrypoint (rkt execs, never forks, stage1),
     /// handing over the pod lock. Returns only by throwing.
-    public func execRun(_ payload: RunPayload, lock: FileLock, manifest: PodManifest) throws -> Never {
+    public func execRun(_ payload: RunPayload, lock: FileLock, manifest: PodManifest, describe: DescribeResponse) throws -> Never {
         var payload = payload
         payload.lockFD = lock.fd
         let request = try request(.run(payload))
-        let describe = try describe()
         // What the request alone does not show but the pod manifest does.
         var additional: [FeatureRequirement] = []
         if !manifest.volumes.isEmpty || manifest.apps.contains(where: { !$0.mounts.isEmpty }) {

@@ -184,7 +184,7 @@ enum StageOneRun {
         }
         let payload = RunPayload(apps: apps, net: net, networks: networks, hostname: arguments.hostname, interactive: arguments.interactive,
                                  insecureOptions: global.insecureOptions.enabled.map(\.rawValue).sorted(), localConfig: global.localConfig)
-        try launcher.execRun(payload, lock: running.lock, manifest: manifest)
+        try launcher.execRun(payload, lock: running.lock, manifest: manifest, describe: describe)
     }
 }
 
