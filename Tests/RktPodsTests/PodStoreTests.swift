@@ -72,10 +72,9 @@ import Testing
         try aborted.lock.unlock()
         let freshPrepared = try store.markPrepared(try store.createPod())
         let oldPrepared = try store.markPrepared(try store.createPod())
-        var old = timespec(tv_sec: 1_000_000, tv_nsec: 0)
+        let old = timespec(tv_sec: 1_000_000, tv_nsec: 0)
         var times = [old, old]
         _ = utimensat(AT_FDCWD, oldPrepared.file(Pod.File.created), &times, 0)
-        _ = old
 
         let marked = try store.markGarbage(expirePrepared: 24 * 3600)
         #expect(Set(marked) == [exited.pod.uuid, aborted.pod.uuid, oldPrepared.uuid])
