@@ -165,6 +165,25 @@ import Testing
         #expect(Mounts.mountPoints(under: rkt.dataDir).isEmpty)
     }
 
+    @Test func exportKeepsTheAppsChanges() throws {
+        guard let rkt = try runner() else { return }
+        defer { rkt.cleanup() }
+        let uuidFile = rkt.root + "/uuid"
+        let ran = try rkt.run(["--insecure-options=image", "run", "--uuid-file-save=\(uuidFile)", RktRunner.image("busybox.aci"),
+                               "--exec", "/bin/sh", "--", "-c", "echo changed > /etc/motd; rm /bin/vi"])
+        #expect(ran.status == 0, "\(ran.stderr)")
+        let uuid = try String(contentsOfFile: uuidFile, encoding: .utf8)
+        let out = rkt.root + "/exported.aci"
+        try rkt.ok(["export", uuid, out])
+        #expect(try rkt.run(["export", uuid, out]).status == 254, "no overwrite without --overwrite")
+        try rkt.ok(["fetch", "--insecure-options=image", out])
+        let extracted = rkt.root + "/x"
+        try rkt.ok(["image", "extract", "--rootfs-only", "sha512-" + (try sha512sum(out)).prefix(32), extracted])
+        #expect(try String(contentsOfFile: extracted + "/etc/motd", encoding: .utf8) == "changed\n")
+        #expect(!FileManager.default.fileExists(atPath: extracted + "/bin/vi"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: extracted + "/proc").isEmpty, "runtime mounts are not exported")
+    }
+
     @Test func flyPassesTheConformanceKit() throws {
         guard isRoot, let aci = Self.aci, let binary = RktRunner.locateBinary(), RktRunner.imagesDir != nil else {
             print("skip flyPassesTheConformanceKit: needs root, stage1-fly.aci and the rkt binary"); return
