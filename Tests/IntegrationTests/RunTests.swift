@@ -107,18 +107,8 @@ import Testing
         guard let stage1 = RunTests.shellStage1, let binary = RktRunner.locateBinary() else {
             print("skip shellStage1PassesTheKit: no shell stage1 (needs jq) or no rkt binary"); return
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = [RktRunner.packageRoot + "/scripts/stage1-conformance.sh", stage1, RktRunner.image("busybox.aci")]
-        process.environment = ProcessInfo.processInfo.environment.merging(["RKT_BINARY": binary]) { $1 }
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        print(text)
-        #expect(process.terminationStatus == 0, "\(text)")
+        let (status, text) = try runConformanceKit(stage1: stage1, binary: binary)
+        #expect(status == 0, "\(text)")
         #expect(text.contains(" 0 failed"))
         #expect(passed("run: exit status propagates", in: text))
         #expect(passed("stop: TERM ends the pod", in: text))
@@ -188,18 +178,8 @@ import Testing
         guard isRoot, let aci = Self.aci, let binary = RktRunner.locateBinary(), RktRunner.imagesDir != nil else {
             print("skip flyPassesTheConformanceKit: needs root, stage1-fly.aci and the rkt binary"); return
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = [RktRunner.packageRoot + "/scripts/stage1-conformance.sh", aci, RktRunner.image("busybox.aci")]
-        process.environment = ProcessInfo.processInfo.environment.merging(["RKT_BINARY": binary]) { $1 }
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        print(text)
-        #expect(process.terminationStatus == 0, "\(text)")
+        let (status, text) = try runConformanceKit(stage1: aci, binary: binary)
+        #expect(status == 0, "\(text)")
         #expect(passed("volume: read-only is enforced", in: text))
         #expect(passed("user: name from /etc/passwd", in: text))
     }
@@ -208,4 +188,20 @@ import Testing
 /// Whether the conformance kit's table shows `scenario` as passed.
 func passed(_ scenario: String, in table: String) -> Bool {
     table.split(separator: "\n").contains { $0.hasPrefix(scenario) && $0.dropFirst(scenario.count).trimmingCharacters(in: .whitespaces).hasPrefix("pass") }
+}
+
+/// Runs scripts/stage1-conformance.sh against a stage1 ACI; returns its exit status and its table.
+func runConformanceKit(stage1: String, binary: String) throws -> (Int32, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = [RktRunner.packageRoot + "/scripts/stage1-conformance.sh", stage1, RktRunner.image("busybox.aci")]
+    process.environment = ProcessInfo.processInfo.environment.merging(["RKT_BINARY": binary]) { $1 }
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = out
+    try process.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    print(text)
+    return (process.terminationStatus, text)
 }

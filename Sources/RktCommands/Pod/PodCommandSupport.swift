@@ -28,6 +28,22 @@ struct PodSelection: ParsableArguments {
         case (_?, _?): throw ValidationError("a pod UUID and --uuid-file are mutually exclusive")
         }
     }
+
+    /// For commands over several pods: every pod that resolves, and whether any did not (each
+    /// failure is reported on stderr as it happens, and the command carries on with the rest).
+    func resolveMany(_ uuids: [String], in store: PodStore, command: String) throws -> (pods: [Pod], failed: Bool) {
+        var pods: [Pod] = []
+        if uuidFile != nil { pods.append(try resolve(nil, in: store)) }
+        if uuids.isEmpty && pods.isEmpty { throw ValidationError("provide at least one pod UUID or --uuid-file") }
+        var failed = false
+        for uuid in uuids {
+            do { pods.append(try store.find(uuid)) } catch {
+                FileHandle.standardError.write(Data("\(command): \(error)\n".utf8))
+                failed = true
+            }
+        }
+        return (pods, failed)
+    }
 }
 
 /// Facts shown by `list` and `status`, gathered once per pod.

@@ -13,16 +13,7 @@ struct Remove: ParsableCommand {
     func run() throws {
         try global.requireRoot()
         let store = try global.podStore()
-        var pods: [Pod] = []
-        if selection.uuidFile != nil { pods.append(try selection.resolve(nil, in: store)) }
-        if uuids.isEmpty && pods.isEmpty { throw ValidationError("provide at least one pod UUID or --uuid-file") }
-        var failed = false
-        for uuid in uuids {
-            do { pods.append(try store.find(uuid)) } catch {
-                FileHandle.standardError.write(Data("rm: \(error)\n".utf8))
-                failed = true
-            }
-        }
+        var (pods, failed) = try selection.resolveMany(uuids, in: store, command: "rm")
         for pod in pods {
             let state = store.state(of: pod)
             guard state.isExited || state == .prepared || state == .abortedPrepare || state == .garbage else {

@@ -15,16 +15,7 @@ struct Stop: ParsableCommand {
     func run() throws {
         try global.requireRoot()
         let store = try global.podStore()
-        var pods: [Pod] = []
-        if selection.uuidFile != nil { pods.append(try selection.resolve(nil, in: store)) }
-        if uuids.isEmpty && pods.isEmpty { throw ValidationError("provide at least one pod UUID or --uuid-file") }
-        var failed = false
-        for uuid in uuids {
-            do { pods.append(try store.find(uuid)) } catch {
-                FileHandle.standardError.write(Data("stop: \(error)\n".utf8))
-                failed = true
-            }
-        }
+        var (pods, failed) = try selection.resolveMany(uuids, in: store, command: "stop")
         for pod in pods {
             do {
                 guard store.state(of: pod) == .running else { throw CommandError("pod \(pod.uuid) is not running") }
