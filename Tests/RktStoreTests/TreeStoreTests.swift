@@ -1,4 +1,5 @@
 import Foundation
+import RktArchive
 import RktOS
 import RktStore
 import Testing
@@ -30,6 +31,23 @@ import Testing
         #expect(FileSystem.exists(tree.path + "/rendered"))
         #expect(try String(contentsOfFile: tree.path + "/image", encoding: .utf8) == top.key)
         #expect(try store.image(key: top.key)?.treeStoreSize ?? 0 > 0)
+    }
+
+    /// A dependency pinned by image ID wins over a newer image of the same name.
+    @Test func dependencyByImageID() throws {
+        let fx = try ACIFixture()
+        defer { fx.cleanup() }
+        let store = try ImageStore(dataDir: fx.dataDir)
+        let pinnedPath = try fx.aci("base1", manifest: ACIFixture.manifest("example.com/base"), files: ["v": "pinned"])
+        try store.importImage(path: pinnedPath)
+        // Manifests name dependencies by the full SHA-512; the store keys by its first half.
+        let fullID = StreamingDigest.hex(of: try Data(contentsOf: URL(fileURLWithPath: pinnedPath)))
+        Thread.sleep(forTimeInterval: 0.01)
+        try store.importImage(path: try fx.aci("base2", manifest: ACIFixture.manifest("example.com/base"), files: ["v": "newer"]))
+        let app = try store.importImage(path: try fx.aci("app", manifest: ACIFixture.manifest("example.com/app",
+            extra: #""dependencies":[{"imageName":"example.com/base","imageID":"sha512-\#(fullID)"}]"#)))
+        let tree = try store.renderTree(key: app.key)
+        #expect(try String(contentsOfFile: tree.rootfs + "/v", encoding: .utf8) == "pinned")
     }
 
     @Test func treeIDChangesWithADependency() throws {
