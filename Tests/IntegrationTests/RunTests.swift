@@ -138,7 +138,8 @@ import Testing
     @Test func defaultStage1RunsAPod() throws {
         guard let rkt = try runner() else { return }
         defer { rkt.cleanup() }
-        let hello = try rkt.run(["--insecure-options=image", "run", RktRunner.image("busybox.aci"), "--exec", "/bin/echo", "--", "hello"])
+        // Global flags after the command name too, as users write them.
+        let hello = try rkt.run(["run", "--insecure-options=image", "--debug", RktRunner.image("busybox.aci"), "--exec", "/bin/echo", "--", "hello"])
         #expect(hello.status == 0, "\(hello.stderr)")
         #expect(hello.stdout == "hello\n")
         let stage1 = try rkt.ok(["image", "list", "--no-legend", "--fields=name"]).lines.map { $0.trimmingCharacters(in: .whitespaces) }

@@ -97,13 +97,16 @@ struct Prepare: ParsableCommand {
         abstract: "Prepare to run image(s) in a pod",
         discussion: "Takes rkt's app syntax: [flags] IMAGE [app flags] [-- args] [--- IMAGE ...]. See Documentation/commands.md.")
 
-    @OptionGroup(title: "Global options") var global: GlobalOptions
+    // Global flags given before the command name; after it they are part of rkt's app syntax,
+    // which RktPods parses (an option group here would fight the pass-through capture).
+    @ParentCommand var root: RktMain
 
     @Argument(parsing: .captureForPassthrough, help: "images, their flags and arguments")
     var arguments: [String] = []
 
     func run() throws {
-        let launch = try PodLaunch(argv: arguments, command: .prepare, global: global)
+        if let first = arguments.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
+        let launch = try PodLaunch(argv: arguments, command: .prepare, global: root.global)
         let locked = try launch.prepare()
         let pod = try launch.pods.markPrepared(locked)
         Output.print(pod.uuid + "\n")
@@ -116,13 +119,16 @@ struct Run: ParsableCommand {
         abstract: "Run image(s) in a pod",
         discussion: "Takes rkt's app syntax: [flags] IMAGE [app flags] [-- args] [--- IMAGE ...]. See Documentation/commands.md.")
 
-    @OptionGroup(title: "Global options") var global: GlobalOptions
+    // Global flags given before the command name; after it they are part of rkt's app syntax,
+    // which RktPods parses (an option group here would fight the pass-through capture).
+    @ParentCommand var root: RktMain
 
     @Argument(parsing: .captureForPassthrough, help: "images, their flags and arguments")
     var arguments: [String] = []
 
     func run() throws {
-        let launch = try PodLaunch(argv: arguments, command: .run, global: global)
+        if let first = arguments.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
+        let launch = try PodLaunch(argv: arguments, command: .run, global: root.global)
         let locked = try launch.prepare()
         let running = try launch.pods.markRunning(locked)
         try StageOneRun.exec(running, arguments: launch.arguments, global: launch.global, logger: launch.logger)
