@@ -97,18 +97,7 @@ func readFile(_ path: String) -> Data? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
-    var data = Data()
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n > 0 {
-            data.append(contentsOf: buffer[0..<n])
-        } else if n == 0 {
-            return data
-        } else if errno != EINTR {
-            return nil
-        }
-    }
+    return Stage1IO.readToEnd(fd: fd)
 }
 
 /// `mount(2)` with a `Stage1Error` naming the call.

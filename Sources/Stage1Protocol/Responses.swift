@@ -118,6 +118,15 @@ extension Stage1Request {
         guard fcntl(fd, F_GETFD) != -1 else { return nil }
         defer { close(fd) }
         _ = lseek(fd, 0, SEEK_SET)  // fails harmlessly on pipes
+        return Stage1IO.readToEnd(fd: fd)
+    }
+}
+
+/// Small I/O helpers for plugin authors.
+public enum Stage1IO {
+    /// Everything readable from `fd` until EOF, retrying EINTR; nil on a read error. (Foundation
+    /// trusts st_size, which is 0 for /proc files, so it cannot be used for those.)
+    public static func readToEnd(fd: Int32) -> Data? {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {

@@ -91,46 +91,52 @@ struct PodLaunch {
     }
 }
 
+/// Commands that take rkt's app syntax after their name, parsed by RktPods rather than by
+/// swift-argument-parser. Global flags given before the command name come from the root command;
+/// after it they are part of the app syntax (an option group here would fight the capture).
+protocol AppSyntaxCommand: ParsableCommand {
+    var root: RktMain { get }
+    var arguments: [String] { get }
+    static var runCommand: RunCommand { get }
+}
+
+extension AppSyntaxCommand {
+    func launch() throws -> PodLaunch {
+        if let first = arguments.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
+        return try PodLaunch(argv: arguments, command: Self.runCommand, global: root.global)
+    }
+}
+
 /// `rkt prepare IMAGE...`: lay out a pod and print its UUID.
-struct Prepare: ParsableCommand {
+struct Prepare: AppSyntaxCommand {
     static let configuration = CommandConfiguration(
         abstract: "Prepare to run image(s) in a pod",
         discussion: "Takes rkt's app syntax: [flags] IMAGE [app flags] [-- args] [--- IMAGE ...]. See Documentation/commands.md.")
+    static let runCommand = RunCommand.prepare
 
-    // Global flags given before the command name; after it they are part of rkt's app syntax,
-    // which RktPods parses (an option group here would fight the pass-through capture).
     @ParentCommand var root: RktMain
-
-    @Argument(parsing: .captureForPassthrough, help: "images, their flags and arguments")
-    var arguments: [String] = []
+    @Argument(parsing: .captureForPassthrough, help: "images, their flags and arguments") var arguments: [String] = []
 
     func run() throws {
-        if let first = arguments.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
-        let launch = try PodLaunch(argv: arguments, command: .prepare, global: root.global)
-        let locked = try launch.prepare()
-        let pod = try launch.pods.markPrepared(locked)
+        let launch = try launch()
+        let pod = try launch.pods.markPrepared(try launch.prepare())
         Output.print(pod.uuid + "\n")
     }
 }
 
 /// `rkt run IMAGE...`: prepare a pod and exec its stage1; exits with the pod's status.
-struct Run: ParsableCommand {
+struct Run: AppSyntaxCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run image(s) in a pod",
         discussion: "Takes rkt's app syntax: [flags] IMAGE [app flags] [-- args] [--- IMAGE ...]. See Documentation/commands.md.")
+    static let runCommand = RunCommand.run
 
-    // Global flags given before the command name; after it they are part of rkt's app syntax,
-    // which RktPods parses (an option group here would fight the pass-through capture).
     @ParentCommand var root: RktMain
-
-    @Argument(parsing: .captureForPassthrough, help: "images, their flags and arguments")
-    var arguments: [String] = []
+    @Argument(parsing: .captureForPassthrough, help: "images, their flags and arguments") var arguments: [String] = []
 
     func run() throws {
-        if let first = arguments.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
-        let launch = try PodLaunch(argv: arguments, command: .run, global: root.global)
-        let locked = try launch.prepare()
-        let running = try launch.pods.markRunning(locked)
+        let launch = try launch()
+        let running = try launch.pods.markRunning(try launch.prepare())
         try StageOneRun.exec(running, arguments: launch.arguments, global: launch.global, logger: launch.logger)
     }
 }
