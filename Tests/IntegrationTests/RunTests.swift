@@ -175,6 +175,30 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: extracted + "/proc").isEmpty, "runtime mounts are not exported")
     }
 
+    @Test func podManifestFromAFile() throws {
+        guard let rkt = try runner() else { return }
+        defer { rkt.cleanup() }
+        let image = RktRunner.image("busybox.aci")
+        try rkt.ok(["fetch", "--insecure-options=image", image])
+        let id = "sha512-" + (try sha512sum(image))
+        let manifest = #"{"acKind":"PodManifest","acVersion":"0.8.11","apps":[{"name":"hello","image":{"name":"example.com/busybox","id":"\#(id)"},"app":{"exec":["/bin/sh","-c","echo from-manifest $GREETING; exit 5"],"user":"0","group":"0","environment":[{"name":"GREETING","value":"hi"}]}}]}"#
+        let file = rkt.root + "/pod.json"
+        try manifest.write(toFile: file, atomically: true, encoding: .utf8)
+        let ran = try rkt.run(["run", "--pod-manifest=\(file)"])
+        #expect(ran.status == 5, "\(ran.stderr)")
+        #expect(ran.stdout == "from-manifest hi\n")
+        let conflict = try rkt.run(["run", "--pod-manifest=\(file)", "--set-env=A=b"])
+        #expect(conflict.status == 254)
+        #expect(conflict.stderr.contains("--set-env"))
+        let withImage = try rkt.run(["run", "--pod-manifest=\(file)", image])
+        #expect(withImage.status == 254, "images and --pod-manifest conflict")
+        try "{\"acKind\":\"PodManifest\"".write(toFile: file, atomically: true, encoding: .utf8)
+        let broken = try rkt.run(["run", "--pod-manifest=\(file)"])
+        #expect(broken.status == 254)
+        #expect(broken.stderr.split(separator: "\n").count == 1)
+        #expect(try rkt.ok(["list", "--no-legend"]).lines.count == 1, "refused runs leave no pod")
+    }
+
     @Test func flyPassesTheConformanceKit() throws {
         guard isRoot, let aci = Self.aci, let binary = RktRunner.locateBinary(), RktRunner.imagesDir != nil else {
             print("skip flyPassesTheConformanceKit: needs root, stage1-fly.aci and the rkt binary"); return
