@@ -100,11 +100,6 @@ public enum FileSystem {
         try sysCall("rename", path: from) { Glibc.rename(from, to) }
     }
 
-    /// rename(2) that fails with EEXIST instead of replacing; for publishing a finished tree exactly once.
-    public static func renameNoReplace(_ from: String, to: String) throws(SystemError) {
-        try sysCall("renameat2", path: to) { rkt_renameat2(AT_FDCWD, from, AT_FDCWD, to, UInt32(RKT_RENAME_NOREPLACE)) }
-    }
-
     public static func syncDirectory(_ path: String) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd >= 0 { fsync(fd); close(fd) }

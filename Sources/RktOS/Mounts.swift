@@ -65,10 +65,4 @@ extension Mounts {
         let options = "lowerdir=\(escape(lower)),upperdir=\(escape(upper)),workdir=\(escape(work))"
         try sysCall("mount overlay", path: target) { mount("overlay", target, "overlay", 0, options) }
     }
-
-    /// Whether `path` is a mount point (its device differs from its parent's, or it is a bind mount
-    /// listed in mountinfo).
-    public static func isMountPoint(_ path: String) -> Bool {
-        mountPoints(under: path).contains(path)
-    }
 }

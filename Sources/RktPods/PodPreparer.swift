@@ -32,8 +32,10 @@ public struct PodPreparer {
     }
 
     /// Builds the pod manifest from the command line and the images (already in the store).
+    /// Rendering each image to read its /etc/passwd leaves its tree in `trees`, for `lay(out:)`.
     public func podManifest(arguments: RunArguments, images: [AppImage], environment: [String: String],
-                            environmentFiles: [String: String], podManifestFile: Data?) throws -> PodManifest {
+                            environmentFiles: [String: String], podManifestFile: Data?,
+                            trees: inout [String: RenderedTree]) throws -> PodManifest {
         if let podManifestFile {
             let imageManifest: (Hash) -> ImageManifest? = { hash in try? store.manifest(key: ImageKey.key(fromDigestHex: String(hash.description.dropFirst(7)))) }
             return try PodManifestBuilder.loadPodManifest(podManifestFile, arguments: arguments, imageManifest: imageManifest)
@@ -42,6 +44,7 @@ public struct PodPreparer {
         for image in images {
             let manifest = try store.manifest(key: image.key)
             let tree = try store.renderTree(key: image.key)
+            trees[image.key] = tree
             let rootfs = tree.rootfs
             func read(_ path: String) -> String? { (try? FileSystem.read(rootfs + path)).map { String(decoding: $0, as: UTF8.self) } }
             inputs.append(ImageInput(imageID: image.key, manifest: manifest, passwd: read("/etc/passwd"), group: read("/etc/group"),
@@ -52,7 +55,10 @@ public struct PodPreparer {
 
     /// Writes the pod's files and mounts (or copies) stage1 and the apps. On failure the pod is
     /// unmounted and removed; a killed rkt leaves an unlocked pod in prepare/ for `rkt gc`.
-    public func lay(out locked: LockedPod, manifest: PodManifest, stage1Key: String, noOverlay: Bool) throws {
+    /// `trees` holds trees already rendered on the way here (keyed by image), so a pod start
+    /// resolves each image's dependencies once.
+    public func lay(out locked: LockedPod, manifest: PodManifest, stage1Key: String, noOverlay: Bool,
+                    trees: [String: RenderedTree] = [:]) throws {
         let pod = locked.pod
         do {
             try FileSystem.writeAtomically(try manifest.encoded(pretty: false), to: pod.file(Pod.File.manifest), mode: 0o640)
@@ -83,7 +89,7 @@ public struct PodPreparer {
                 try FileSystem.writeAtomically(imageManifest, to: base + "/manifest", mode: 0o644, sync: false)
                 try FileSystem.writeAtomically(imageManifest, to: info + "/manifest", mode: 0o640, sync: false)
                 if useOverlay {
-                    let tree = try store.renderTree(key: key)
+                    let tree = try trees[key] ?? store.renderTree(key: key)
                     try FileSystem.writeAtomically(Data(tree.id.utf8), to: info + "/treeStoreID", mode: 0o640, sync: false)
                     _ = try mountOrDecline(tree: tree, upper: pod.file("overlay/\(tree.id)/upper/\(name)"),
                                            work: pod.file("overlay/\(tree.id)/work/\(name)"), target: base + "/rootfs", required: true)

@@ -66,7 +66,6 @@ import Testing
         guard let (rkt, stage1) = runner() else { return }
         defer { rkt.cleanup() }
         let result = try rkt.run(["--insecure-options=image", "run", "--no-overlay", "--stage1-path=\(stage1)", RktRunner.image("hello.aci"), "--exec", "/bin/cat", "--", "/etc/hello.txt"])
-        _ = result
         // hello depends on busybox, which is not in the store: a clear error, no pod left behind.
         #expect(result.status == 254)
         #expect(result.stderr.contains("dependency"))

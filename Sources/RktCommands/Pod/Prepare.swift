@@ -75,10 +75,11 @@ struct PodLaunch {
             do { return try FileSystem.read(path) } catch { throw CommandError("--pod-manifest \(path): \(error)") }
         }
         let preparer = PodPreparer(store: store, pods: pods, logger: logger)
+        var trees: [String: RenderedTree] = [:]
         let manifest = try preparer.podManifest(arguments: arguments, images: images, environment: ProcessInfo.processInfo.environment,
-                                                environmentFiles: environmentFiles, podManifestFile: podManifestFile)
+                                                environmentFiles: environmentFiles, podManifestFile: podManifestFile, trees: &trees)
         let locked = try pods.createPod()
-        try preparer.lay(out: locked, manifest: manifest, stage1Key: stage1Key, noOverlay: arguments.noOverlay)
+        try preparer.lay(out: locked, manifest: manifest, stage1Key: stage1Key, noOverlay: arguments.noOverlay, trees: trees)
         if let file = arguments.uuidFileSave {
             try FileSystem.writeAtomically(Data(locked.pod.uuid.utf8), to: file, mode: 0o644, sync: false)
         }
