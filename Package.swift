@@ -13,6 +13,9 @@ let package = Package(
         // For third-party stage1 authors: the JSON protocol types, nothing else.
         .library(name: "Stage1Protocol", targets: ["Stage1Protocol"]),
         .executable(name: "stage1-fly", targets: ["stage1-fly"]),
+        .executable(name: "stage1-nspawn", targets: ["stage1-nspawn"]),
+        .executable(name: "rkt-pod-init", targets: ["rkt-pod-init"]),
+        .executable(name: "cni-bridge", targets: ["cni-bridge"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -24,6 +27,9 @@ let package = Package(
         .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CSSL", pkgConfig: "libssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         // Macros, variadic calls and syscalls that Swift cannot reach directly.
         .target(name: "CRktShim", exclude: readme),
 
@@ -58,11 +64,33 @@ let package = Package(
                 "RktOS", "RktTypes", "RktStore", "Stage1Protocol",
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // Fetching images from the world: HTTP(S) over libssl, appc discovery, signatures and trust,
+        // Docker/OCI registries and archives.
+        .target(
+            name: "RktFetch",
+            dependencies: [
+                "CSSL", "CCrypto", "RktOS", "RktTypes", "RktArchive", "RktStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            exclude: readme),
+        // Pure-Swift rtnetlink: messages, attributes, a socket; links, addresses, routes.
+        .target(name: "Netlink", exclude: readme),
+        // The CNI runtime of stage0: network configs, plugin search, ADD/DEL/CHECK, network namespaces.
+        .target(
+            name: "RktNetwork",
+            dependencies: [
+                "RktOS", "Stage1Protocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            exclude: readme),
         // The command-line interface as a library; `rkt` only calls into it.
         .target(
             name: "RktCommands",
             dependencies: [
-                "RktStore", "RktArchive", "RktOS", "RktTypes", "RktPods", "Stage1Protocol",
+                "RktStore", "RktArchive", "RktOS", "RktTypes", "RktPods", "Stage1Protocol", "RktFetch",
+                "RktNetwork",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -76,6 +104,19 @@ let package = Package(
             name: "stage1-fly", dependencies: ["Stage1Protocol", "CFly"], path: "Plugins/stage1-fly",
             exclude: ["CFly", "README.md"]),
 
+        // The default stage1 (Plugins/stage1-nspawn/README.md): namespaces, cgroups, capabilities,
+        // seccomp. `stage1-nspawn` plans the pod (Swift); `rkt-pod-init` (C, for its RSS) is the pod's
+        // PID 1: it mounts, starts the apps, reaps, forwards signals and records exit statuses.
+        .target(
+            name: "CNspawn", dependencies: ["CSeccomp", "CCap"], path: "Plugins/stage1-nspawn/CNspawn"),
+        .executableTarget(
+            name: "stage1-nspawn", dependencies: ["Stage1Protocol", "CNspawn"], path: "Plugins/stage1-nspawn/Planner"),
+        .executableTarget(name: "rkt-pod-init", path: "Plugins/stage1-nspawn/PodInit"),
+
+        // Our CNI bridge plugin (Plugins/cni-bridge/README.md): bridge + veth, host-local IPAM, netlink.
+        .executableTarget(
+            name: "cni-bridge", dependencies: ["Netlink"], path: "Plugins/cni-bridge", exclude: ["README.md"]),
+
         // Test fixtures shared by the test targets: ACI builders, including malformed and malicious ones.
         .target(name: "RktTestSupport", dependencies: ["RktArchive", "RktOS"]),
 
@@ -86,6 +127,10 @@ let package = Package(
         .testTarget(name: "Stage1ProtocolTests", dependencies: ["Stage1Protocol"]),
         .testTarget(name: "Stage1FlyTests", dependencies: ["Stage1Protocol"]),
         .testTarget(name: "RktPodsTests", dependencies: ["RktPods", "RktTypes", "RktTestSupport"]),
+        .testTarget(name: "RktFetchTests", dependencies: ["RktFetch", "RktStore", "RktOS", "RktTypes", "RktTestSupport"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
+        .testTarget(name: "CNIBridgeTests", dependencies: ["Netlink", "RktOS"]),
+        .testTarget(name: "RktNetworkTests", dependencies: ["RktNetwork", "RktOS", "Stage1Protocol"]),
         // Drives the built `rkt` binary; root-only cases skip with a printed reason.
         .testTarget(name: "IntegrationTests", dependencies: ["RktTypes", "RktPods", "RktOS", "RktTestSupport"]),
     ]

@@ -31,13 +31,20 @@ public struct RunPayload: Codable, Sendable, Equatable {
     public var localConfig: String
     /// The pod lock's descriptor (same as `RKT_LOCK_FD`); nil when stage0 holds no lock.
     public var lockFD: Int32?
+    /// A network namespace stage0 already set up through CNI (a bind mount such as
+    /// `/var/run/netns/rkt-<uuid>`). When present, every process of the pod joins it and the plugin
+    /// creates no network namespace of its own. Absent with `net` = `host` (the host's namespace) and
+    /// with `net` = `none` when stage0 left it to the plugin (a new namespace with only loopback).
+    public var networkNamespace: String?
+    /// What each CNI network gave the pod, in attach order; absent when no CNI network was set up.
+    public var networkAttachments: [NetworkAttachment]?
 
     public init(
         apps: [RunApp], net: NetworkMode = .default, networks: [Network] = [], dns: DNSConfig = DNSConfig(),
         hostsMode: HostsMode = .default, hostsEntries: [HostsEntry] = [], hostname: String? = nil,
         interactive: Bool = false, insecureOptions: [String] = [], mdsToken: String? = nil,
         privateUsers: PrivateUsers? = nil, ipc: IPCMode = .auto, localConfig: String = "/etc/rkt",
-        lockFD: Int32? = nil
+        lockFD: Int32? = nil, networkNamespace: String? = nil, networkAttachments: [NetworkAttachment]? = nil
     ) {
         self.apps = apps
         self.net = net
@@ -53,11 +60,13 @@ public struct RunPayload: Codable, Sendable, Equatable {
         self.ipc = ipc
         self.localConfig = localConfig
         self.lockFD = lockFD
+        self.networkNamespace = networkNamespace
+        self.networkAttachments = networkAttachments
     }
 
     enum CodingKeys: String, CodingKey {
         case apps, net, networks, dns, hostsMode, hostsEntries, hostname, interactive, insecureOptions
-        case mdsToken, privateUsers, ipc, localConfig, lockFD
+        case mdsToken, privateUsers, ipc, localConfig, lockFD, networkNamespace, networkAttachments
     }
 
     public init(from decoder: any Decoder) throws {
@@ -76,6 +85,8 @@ public struct RunPayload: Codable, Sendable, Equatable {
         ipc = try c.decodeIfPresent(IPCMode.self, forKey: .ipc) ?? .auto
         localConfig = try c.decodeIfPresent(String.self, forKey: .localConfig) ?? "/etc/rkt"
         lockFD = try c.decodeIfPresent(Int32.self, forKey: .lockFD)
+        networkNamespace = try c.decodeIfPresent(String.self, forKey: .networkNamespace)
+        networkAttachments = try c.decodeIfPresent([NetworkAttachment].self, forKey: .networkAttachments)
     }
 }
 
@@ -227,6 +238,24 @@ public struct Network: Codable, Sendable, Equatable {
     public init(name: String, args: String? = nil) {
         self.name = name
         self.args = args
+    }
+}
+
+/// One CNI network attached to the pod's network namespace (`run.networkAttachments`).
+public struct NetworkAttachment: Codable, Sendable, Equatable {
+    /// The network's name (its configuration's `name`).
+    public var name: String
+    /// The interface inside the pod's namespace (`eth0`, `eth1`, … in attach order).
+    public var interface: String
+    /// The addresses with prefix length (`10.1.2.3/24`, `fd00::3/64`) the network gave the interface.
+    public var ips: [String]
+    /// The CNI result exactly as the plugin chain returned it (any CNI version); nil if none.
+    public var result: JSONValue?
+    public init(name: String, interface: String, ips: [String] = [], result: JSONValue? = nil) {
+        self.name = name
+        self.interface = interface
+        self.ips = ips
+        self.result = result
     }
 }
 

@@ -1,0 +1,1 @@
+print("cni-bridge: not built yet")

@@ -1,0 +1,2 @@
+import CNspawn
+print(rkt_nspawn_placeholder())
