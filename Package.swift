@@ -97,11 +97,15 @@ let package = Package(
             exclude: readme),
         .executableTarget(name: "rkt", dependencies: ["RktCommands"]),
 
+        // What our stage1 plugins share: appc manifests as a stage1 reads them, app plans (user,
+        // group, environment, volumes), paths resolved inside a rootfs, atomic pod files.
+        .target(name: "Stage1Kit", dependencies: ["Stage1Protocol"], exclude: readme),
+
         // The fly stage1 plugin (Plugins/stage1-fly/README.md): one app, chroot only, host namespaces.
         // CFly: fork+exec, prctl, mount_setattr and O_PATH, which Swift cannot reach.
         .target(name: "CFly", path: "Plugins/stage1-fly/CFly"),
         .executableTarget(
-            name: "stage1-fly", dependencies: ["Stage1Protocol", "CFly"], path: "Plugins/stage1-fly",
+            name: "stage1-fly", dependencies: ["Stage1Protocol", "Stage1Kit", "CFly"], path: "Plugins/stage1-fly",
             exclude: ["CFly", "README.md"]),
 
         // The default stage1 (Plugins/stage1-nspawn/README.md): namespaces, cgroups, capabilities,
@@ -110,7 +114,7 @@ let package = Package(
         .target(
             name: "CNspawn", dependencies: ["CSeccomp", "CCap"], path: "Plugins/stage1-nspawn/CNspawn"),
         .executableTarget(
-            name: "stage1-nspawn", dependencies: ["Stage1Protocol", "CNspawn"], path: "Plugins/stage1-nspawn/Planner"),
+            name: "stage1-nspawn", dependencies: ["Stage1Protocol", "Stage1Kit", "CNspawn"], path: "Plugins/stage1-nspawn/Planner"),
         .executableTarget(name: "rkt-pod-init", path: "Plugins/stage1-nspawn/PodInit"),
 
         // Our CNI bridge plugin (Plugins/cni-bridge/README.md): bridge + veth, host-local IPAM, netlink.

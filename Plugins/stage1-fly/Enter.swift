@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Stage1Protocol
+import Stage1Kit
 
 /// `enter`: run a command in the app's root directory and working directory with its environment
 /// (`rkt/env/<app>` as `run` wrote it), as root, as the spec says. fly shares every namespace with
@@ -36,7 +37,7 @@ enum EnterCommand {
         }
 
         var environment: [String] = []
-        var path = Fly.defaultPath
+        var path = AppConfig.defaultPath
         for line in String(decoding: environmentData, as: UTF8.self).split(separator: "\n") where line.contains("=") {
             environment.append(String(line))
             if line.hasPrefix("PATH=") { path = String(line.dropFirst(5)) }

@@ -2,6 +2,7 @@ import CFly
 import Foundation
 import Glibc
 import Stage1Protocol
+import Stage1Kit
 
 /// `run`: one app, chrooted into its rootfs, in the host's namespaces. This process stays the
 /// app's parent: it keeps the pod lock, forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT, waits, and
@@ -10,7 +11,7 @@ enum RunCommand {
     static func execute(_ request: Stage1Request, _ run: RunPayload) throws(Stage1Error) -> Never {
         try check(run)
         let app = run.apps[0]
-        let lockFD = try keepLock(run)
+        let lockFD = try PodLock.keep(run)
 
         let podPath = try canonicalPath(request.pod.path)
         let files = PodFiles(podPath: podPath, stage1Rootfs: try canonicalPath(request.pod.stage1Rootfs))
@@ -26,7 +27,7 @@ enum RunCommand {
         for directory in [files.statusDirectory, files.envDirectory, Fly.stateDirectory(pod: podPath)] {
             try makeDirectories(directory)
         }
-        try FlyFiles.writeEnvironment(plan.environment, app: app.name, files)
+        try Stage1Files.writeEnvironment(plan.environment, app: app.name, files)
         // A pod is run once; should it be run again, drop the mounts of the previous run first.
         let statePath = Fly.statePath(pod: podPath, app: app.name)
         if let previous = readJSON(FlyAppState.self, from: statePath) {
@@ -43,7 +44,7 @@ enum RunCommand {
             FlyMounts.unmountApp(rootfs: rootfs, including: selfBound)
             throw error
         }
-        try FlyFiles.touch(files.createdPath(app: app.name))
+        try Stage1Files.touch(files.createdPath(app: app.name))
 
         // Signals are taken synchronously with sigwaitinfo: block them before the fork so none is
         // lost; the child restores the original mask before exec.
@@ -63,8 +64,8 @@ enum RunCommand {
         }
         _ = lockFD
         do {
-            try FlyFiles.writePID(pid, files)
-            try FlyFiles.touch(files.startedPath(app: app.name))
+            try Stage1Files.writePID(pid, files)
+            try Stage1Files.touch(files.startedPath(app: app.name))
         } catch {
             writeStderr("stage1-fly: warning: \(error.msg)\n")
         }
@@ -72,7 +73,7 @@ enum RunCommand {
 
         let status = wait(for: pid, signals: &waited)
         debug("app \(app.name) exited with status \(status.value)")
-        do { try FlyFiles.writeStatus(status, app: app.name, files) } catch {
+        do { try Stage1Files.writeStatus(status, app: app.name, files) } catch {
             writeStderr("stage1-fly: warning: \(error.msg)\n")
         }
         exit(status.value)
@@ -111,31 +112,6 @@ enum RunCommand {
         }
     }
 
-    /// The pod lock: kept open in this process for the pod's life, but close-on-exec so the app
-    /// does not inherit it.
-    static func keepLock(_ run: RunPayload) throws(Stage1Error) -> Int32? {
-        let text = ProcessInfo.processInfo.environment[Stage1Protocol.lockFDEnvironmentVariable]
-        let fd: Int32?
-        if let text, !text.isEmpty {
-            guard let value = Int32(text), value >= 0 else {
-                throw Stage1Error(code: .invalidRequest, msg: "\(Stage1Protocol.lockFDEnvironmentVariable)=\(text) is not a file descriptor")
-            }
-            fd = value
-        } else {
-            fd = run.lockFD
-        }
-        guard let fd else {
-            debug("no pod lock descriptor")
-            return nil
-        }
-        let flags = fcntl(fd, F_GETFD)
-        guard flags >= 0 else {
-            throw Stage1Error(code: .invalidRequest, msg: "the pod lock descriptor \(fd) is not open", details: errnoString(errno))
-        }
-        guard fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == 0 else { throw systemError("fcntl", "lock fd \(fd)") }
-        return fd
-    }
-
     /// rkt fly's mounts, all in the host mount namespace below the app rootfs: the rootfs bound
     /// onto itself (if it is not a mount point yet) and made rslave, rbinds of /dev, /proc and
     /// /sys, a tmpfs on /tmp, the volumes, and rslave again over everything.
@@ -171,7 +147,7 @@ enum RunCommand {
                 source = path
                 recursive = volume.recursive ?? true
             default:
-                source = try emptyVolume(volume, podPath: podPath)
+                source = try EmptyVolume.create(volume, podPath: podPath)
             }
             let target = try RootPath.resolve(root: rootfs, path: mount.path, create: isDirectory(source) ? .directory : .file)
             debug("volume \(volume.name): \(source) on \(target)\(mount.readOnly ? " (ro)" : "")\(recursive ? " (rec)" : "")")
@@ -180,26 +156,6 @@ enum RunCommand {
                 what: "volume \(volume.name) on \(mount.path)")
         }
         try FlyMounts.makeRecursiveSlave(rootfs)
-    }
-
-    /// `<pod>/sharedVolumes/<name>`, with the volume's mode (default 0755), uid and gid (default 0).
-    static func emptyVolume(_ volume: Volume, podPath: String) throws(Stage1Error) -> String {
-        let shared = podPath + "/sharedVolumes"
-        try makeDirectories(shared)
-        let path = shared + "/" + volume.name
-        guard !volume.name.isEmpty, !volume.name.contains("/"), volume.name != ".", volume.name != ".." else {
-            throw Stage1Error(code: .invalidRequest, msg: "\"\(volume.name)\" is not a valid volume name")
-        }
-        if mkdir(path, 0o755) != 0 && errno != EEXIST { throw systemError("mkdir", path) }
-        var st = stat()
-        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { throw systemError("mkdir", path, ENOTDIR) }
-        let modeText = volume.mode ?? "0755"
-        guard let mode = mode_t(modeText, radix: 8), mode <= 0o7777 else {
-            throw Stage1Error(code: .invalidRequest, msg: "empty volume \(volume.name) has an invalid mode \"\(modeText)\"")
-        }
-        guard chown(path, uid_t(volume.uid ?? 0), gid_t(volume.gid ?? 0)) == 0 else { throw systemError("chown", path) }
-        guard chmod(path, mode) == 0 else { throw systemError("chmod", path) }
-        return path
     }
 
     static func spawn(_ plan: AppPlan, interactive: Bool, mask: inout sigset_t, files: PodFiles) throws(Stage1Error) -> pid_t {
@@ -238,7 +194,7 @@ enum RunCommand {
             if name.contains("/"), index >= 0, Int(index) < plan.execCandidates.count { name = plan.execCandidates[Int(index)] }
             writeStderr("Error: Unable to open \"\(name)\": \(errnoString(code))\n")
             let status: Int32 = (code == ENOENT || code == ENOTDIR) ? 127 : 126
-            try? FlyFiles.writeStatus(.exited(status), app: plan.name, files)
+            try? Stage1Files.writeStatus(.exited(status), app: plan.name, files)
             exit(status)
         }
         let what: String

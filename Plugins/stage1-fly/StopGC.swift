@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Stage1Protocol
+import Stage1Kit
 
 /// `stop`: SIGTERM (SIGKILL with `force`) to the app, whose pid is in the pod's `pid` file.
 enum StopCommand {

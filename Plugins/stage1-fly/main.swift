@@ -4,6 +4,7 @@
 import Foundation
 import Glibc
 import Stage1Protocol
+import Stage1Kit
 
 /// The command named in the request file, for choosing where an unparsable request's error goes
 /// (stderr for the exec'd `run`/`enter`, stdout otherwise).

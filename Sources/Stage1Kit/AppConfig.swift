@@ -2,64 +2,67 @@ import Foundation
 import Glibc
 import Stage1Protocol
 
-// MARK: appc manifests (only the members fly needs; unknown members are ignored)
+// MARK: appc manifests (only the members the plugins need; unknown members are ignored)
 
-struct PodManifestFile: Decodable {
-    var apps: [PodApp]?
-    var volumes: [Volume]?
+public struct PodManifestFile: Decodable {
+    public var apps: [PodApp]?
+    public var volumes: [Volume]?
 }
 
-struct PodApp: Decodable {
-    var name: String
-    var app: ResolvedApp?
-    var mounts: [PodMount]?
+public struct PodApp: Decodable {
+    public var name: String
+    public var app: ResolvedApp?
+    public var mounts: [PodMount]?
 }
 
-struct PodMount: Decodable {
-    var volume: String
-    var path: String
-    var appVolume: Volume?
+public struct PodMount: Decodable {
+    public var volume: String
+    public var path: String
+    public var appVolume: Volume?
 }
 
-struct Volume: Decodable {
-    var name: String
-    var kind: String
-    var source: String?
-    var readOnly: Bool?
-    var recursive: Bool?
-    var mode: String?
-    var uid: Int?
-    var gid: Int?
+public struct Volume: Decodable {
+    public var name: String
+    public var kind: String
+    public var source: String?
+    public var readOnly: Bool?
+    public var recursive: Bool?
+    public var mode: String?
+    public var uid: Int?
+    public var gid: Int?
 }
 
-struct ImageManifestFile: Decodable {
-    var app: ResolvedApp?
+public struct ImageManifestFile: Decodable {
+    public var app: ResolvedApp?
 }
 
 /// One mount of a volume into the app, after rkt's `GenerateMounts` rules.
-struct VolumeMount {
-    var volume: Volume
+public struct VolumeMount {
+    public var volume: Volume
     /// The mount target inside the app.
-    var path: String
-    var readOnly: Bool
+    public var path: String
+    public var readOnly: Bool
 }
 
 /// Everything `run` needs to start the app.
-struct AppPlan {
-    var name: String
-    var rootfs: String
-    var exec: [String]
-    var execCandidates: [String]
-    var workingDirectory: String
-    var uid: UInt32
-    var gid: UInt32
-    var supplementaryGIDs: [UInt32]
-    var environment: [NameValue]
-    var mounts: [VolumeMount]
+public struct AppPlan {
+    public var name: String
+    public var rootfs: String
+    public var exec: [String]
+    public var execCandidates: [String]
+    public var workingDirectory: String
+    public var uid: UInt32
+    public var gid: UInt32
+    public var supplementaryGIDs: [UInt32]
+    public var environment: [NameValue]
+    public var mounts: [VolumeMount]
 }
 
-enum AppConfig {
-    static func readPodManifest(_ path: String) throws(Stage1Error) -> PodManifestFile {
+public enum AppConfig {
+    /// rkt's default PATH, added when the app does not set one.
+    public static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+    public static func readPodManifest(_ path: String) throws(Stage1Error) -> PodManifestFile {
         guard let data = readFile(path) else {
             throw Stage1Error(code: .ioFailure, msg: "cannot read the pod manifest \(path)", details: errnoString(errno))
         }
@@ -71,7 +74,7 @@ enum AppConfig {
     }
 
     /// The app as stage0 resolved it, else the pod manifest's app, else the image manifest's.
-    static func resolvedApp(_ app: RunApp, pod: PodManifestFile) throws(Stage1Error) -> ResolvedApp {
+    public static func resolvedApp(_ app: RunApp, pod: PodManifestFile) throws(Stage1Error) -> ResolvedApp {
         if let resolved = app.appManifest { return resolved }
         if let resolved = pod.apps?.first(where: { $0.name == app.name })?.app { return resolved }
         guard let data = readFile(app.imageManifestPath) else {
@@ -91,7 +94,7 @@ enum AppConfig {
     /// embedded `appVolume`), then every mount point of the app not mounted yet, matched to a pod
     /// volume by name or, failing that, backed by an implicit `empty` volume `<app>-<mountpoint>`.
     /// `readOnly` is the volume's if set, else the matching mount point's.
-    static func volumeMounts(app: String, resolved: ResolvedApp, pod: PodManifestFile) throws(Stage1Error) -> [VolumeMount] {
+    public static func volumeMounts(app: String, resolved: ResolvedApp, pod: PodManifestFile) throws(Stage1Error) -> [VolumeMount] {
         var volumes: [String: Volume] = [:]
         for volume in pod.volumes ?? [] { volumes[volume.name] = volume }
         let mountPoints = resolved.mountPoints ?? []
@@ -109,18 +112,18 @@ enum AppConfig {
             if let volume = volumes[mountPoint.name] {
                 out.append(VolumeMount(volume: volume, path: mountPoint.path, readOnly: volume.readOnly ?? mountPoint.readOnly ?? false))
             } else {
-                writeStderr("stage1-fly: warning: no volume specified for mount point \"\(mountPoint.name)\", implicitly creating an \"empty\" volume. This volume will be removed when the pod is garbage-collected.\n")
+                writeStderr("\(Stage1Kit.pluginName): warning: no volume specified for mount point \"\(mountPoint.name)\", implicitly creating an \"empty\" volume. This volume will be removed when the pod is garbage-collected.\n")
                 let volume = Volume(name: app + "-" + mountPoint.name, kind: "empty", mode: "0755", uid: 0, gid: 0)
                 out.append(VolumeMount(volume: volume, path: mountPoint.path, readOnly: mountPoint.readOnly ?? false))
             }
         }
         for mount in out where mount.volume.kind != "host" && mount.volume.kind != "empty" {
-            throw Stage1Error(code: .unsupported, msg: "volume \(mount.volume.name) has kind \"\(mount.volume.kind)\"; stage1-fly supports host and empty")
+            throw Stage1Error(code: .unsupported, msg: "volume \(mount.volume.name) has kind \"\(mount.volume.kind)\"; \(Stage1Kit.pluginName) supports host and empty")
         }
         return out
     }
 
-    static func plan(app: RunApp, rootfs: String, pod: PodManifestFile) throws(Stage1Error) -> AppPlan {
+    public static func plan(app: RunApp, rootfs: String, pod: PodManifestFile) throws(Stage1Error) -> AppPlan {
         let resolved = try resolvedApp(app, pod: pod)
         guard let exec = resolved.exec, let first = exec.first, !first.isEmpty else {
             throw Stage1Error(code: .invalidRequest, msg: "app \(app.name) has no exec")
@@ -141,7 +144,7 @@ enum AppConfig {
 
         let environment = composeEnvironment(
             app: app.name, given: resolved.environment ?? [], uid: uid, userName: resolved.user, passwd: passwd)
-        let path = environment.last(where: { $0.name == "PATH" })?.value ?? Fly.defaultPath
+        let path = environment.last(where: { $0.name == "PATH" })?.value ?? AppConfig.defaultPath
         return AppPlan(
             name: app.name, rootfs: rootfs, exec: exec, execCandidates: execCandidates(first, path: path),
             workingDirectory: workingDirectory, uid: uid, gid: gid, supplementaryGIDs: supplementary,
@@ -152,7 +155,7 @@ enum AppConfig {
     /// The app's environment: its variables in order (a later duplicate replaces the value of the
     /// earlier one in place), rkt's defaults for PATH, HOME, USER, LOGNAME and SHELL when missing
     /// (from the user's passwd entry when there is one), and AC_APP_NAME.
-    static func composeEnvironment(app: String, given: [NameValue], uid: UInt32, userName: String, passwd: PasswdEntry?)
+    public static func composeEnvironment(app: String, given: [NameValue], uid: UInt32, userName: String, passwd: PasswdEntry?)
         -> [NameValue]
     {
         var out: [NameValue] = []
@@ -167,7 +170,7 @@ enum AppConfig {
         }
         for variable in given { set(variable.name, variable.value, override: true) }
         let name = passwd?.name ?? (uid == 0 ? "root" : userName)
-        set("PATH", Fly.defaultPath, override: false)
+        set("PATH", AppConfig.defaultPath, override: false)
         set("HOME", passwd?.home ?? (uid == 0 ? "/root" : "/"), override: false)
         set("USER", name, override: false)
         set("LOGNAME", name, override: false)
@@ -178,7 +181,7 @@ enum AppConfig {
 
     /// Where to look for `command` inside the rootfs: itself when it contains a `/`, else each
     /// directory of `path` (an empty entry is the working directory), as execvp does.
-    static func execCandidates(_ command: String, path: String) -> [String] {
+    public static func execCandidates(_ command: String, path: String) -> [String] {
         if command.contains("/") { return [command] }
         let directories = path.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         let candidates = directories.map { ($0.isEmpty ? "." : $0) + "/" + command }
@@ -186,17 +189,17 @@ enum AppConfig {
     }
 }
 
-struct PasswdEntry {
-    var name: String
-    var uid: UInt32
-    var gid: UInt32
-    var home: String
-    var shell: String
+public struct PasswdEntry {
+    public var name: String
+    public var uid: UInt32
+    public var gid: UInt32
+    public var home: String
+    public var shell: String
 }
 
 /// Users and groups of the app's image (`/etc/passwd`, `/etc/group` inside its rootfs), never the host's.
-struct UserDatabase {
-    var rootfs: String
+public struct UserDatabase {
+    public var rootfs: String
 
     private func lines(_ file: String) -> [[String]] {
         guard let path = try? RootPath.resolve(root: rootfs, path: file), let data = readFile(path) else { return [] }
@@ -206,7 +209,7 @@ struct UserDatabase {
         }
     }
 
-    func passwd() -> [PasswdEntry] {
+    public func passwd() -> [PasswdEntry] {
         lines("/etc/passwd").compactMap { f in
             guard f.count >= 7, let uid = UInt32(f[2]), let gid = UInt32(f[3]) else { return nil }
             return PasswdEntry(name: f[0], uid: uid, gid: gid, home: f[5], shell: f[6])
@@ -215,7 +218,7 @@ struct UserDatabase {
 
     /// appc's user forms: a number, a name from the image's /etc/passwd (`root` is 0 without one),
     /// or an absolute path whose owner is the user.
-    func uid(_ user: String, app: String) throws(Stage1Error) -> (UInt32, PasswdEntry?) {
+    public func uid(_ user: String, app: String) throws(Stage1Error) -> (UInt32, PasswdEntry?) {
         let entries = passwd()
         if let uid = UInt32(user) { return (uid, entries.first { $0.uid == uid }) }
         if user.hasPrefix("/") { let uid = try owner(of: user, app: app).uid; return (uid, entries.first { $0.uid == uid }) }
@@ -226,7 +229,7 @@ struct UserDatabase {
             details: "no such user in the image's /etc/passwd")
     }
 
-    func gid(_ group: String, app: String) throws(Stage1Error) -> UInt32 {
+    public func gid(_ group: String, app: String) throws(Stage1Error) -> UInt32 {
         if let gid = UInt32(group) { return gid }
         if group.hasPrefix("/") { return try owner(of: group, app: app).gid }
         for f in lines("/etc/group") where f.count >= 3 && f[0] == group {
