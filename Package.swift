@@ -69,18 +69,18 @@ let package = Package(
         .target(
             name: "RktFetch",
             dependencies: [
-                "CSSL", "CCrypto", "RktOS", "RktTypes", "RktArchive", "RktStore",
+                "CSSL", "CCrypto", "CArchive", "RktOS", "RktTypes", "RktArchive", "RktStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             exclude: readme),
         // Pure-Swift rtnetlink: messages, attributes, a socket; links, addresses, routes.
-        .target(name: "Netlink", exclude: readme),
+        .target(name: "CNetlink"), .target(name: "Netlink", dependencies: ["CNetlink"], exclude: readme),  // CNetlink: setns, unshare, getrandom
         // The CNI runtime of stage0: network configs, plugin search, ADD/DEL/CHECK, network namespaces.
         .target(
             name: "RktNetwork",
             dependencies: [
-                "RktOS", "Stage1Protocol",
+                "RktOS", "Stage1Protocol", "CRktShim",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -111,10 +111,12 @@ let package = Package(
         // The default stage1 (Plugins/stage1-nspawn/README.md): namespaces, cgroups, capabilities,
         // seccomp. `stage1-nspawn` plans the pod (Swift); `rkt-pod-init` (C, for its RSS) is the pod's
         // PID 1: it mounts, starts the apps, reaps, forwards signals and records exit statuses.
-        .target(
-            name: "CNspawn", dependencies: ["CSeccomp", "CCap"], path: "Plugins/stage1-nspawn/CNspawn"),
+        .target(name: "CNspawn", path: "Plugins/stage1-nspawn/CNspawn"),
+        // appc isolators as a stage1 applies them: capability sets, seccomp filters compiled to BPF
+        // with libseccomp, resource limits for cgroups v1 and v2.
+        .target(name: "Stage1Isolators", dependencies: ["Stage1Protocol", "CSeccomp", "CCap"], exclude: readme),
         .executableTarget(
-            name: "stage1-nspawn", dependencies: ["Stage1Protocol", "Stage1Kit", "CNspawn"], path: "Plugins/stage1-nspawn/Planner"),
+            name: "stage1-nspawn", dependencies: ["Stage1Protocol", "Stage1Kit", "Stage1Isolators", "CNspawn"], path: "Plugins/stage1-nspawn/Planner"),
         .executableTarget(name: "rkt-pod-init", path: "Plugins/stage1-nspawn/PodInit"),
 
         // Our CNI bridge plugin (Plugins/cni-bridge/README.md): bridge + veth, host-local IPAM, netlink.
@@ -132,6 +134,7 @@ let package = Package(
         .testTarget(name: "Stage1FlyTests", dependencies: ["Stage1Protocol"]),
         .testTarget(name: "RktPodsTests", dependencies: ["RktPods", "RktTypes", "RktTestSupport"]),
         .testTarget(name: "RktFetchTests", dependencies: ["RktFetch", "RktStore", "RktOS", "RktTypes", "RktTestSupport"]),
+        .testTarget(name: "Stage1IsolatorsTests", dependencies: ["Stage1Isolators", "Stage1Protocol"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
         .testTarget(name: "CNIBridgeTests", dependencies: ["Netlink", "RktOS"]),
         .testTarget(name: "RktNetworkTests", dependencies: ["RktNetwork", "RktOS", "Stage1Protocol"]),
