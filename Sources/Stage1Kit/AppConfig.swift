@@ -13,6 +13,7 @@ public struct PodApp: Decodable {
     public var name: String
     public var app: ResolvedApp?
     public var mounts: [PodMount]?
+    public var readOnlyRootFS: Bool?
 }
 
 public struct PodMount: Decodable {

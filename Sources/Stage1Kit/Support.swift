@@ -122,6 +122,17 @@ public enum Stage1Files {
         }
     }
 
+    /// Writes `text` into an existing file in one write(2), without replacing it: for kernel
+    /// files (cgroup knobs, /proc settings), where a rename would be meaningless.
+    public static func writeInPlace(_ text: String, to path: String) throws(Stage1Error) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw systemError("open", path) }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
+        guard n == bytes.count else { throw systemError("write", path, n < 0 ? errno : EIO, msg: "cannot write \"\(text)\" to \(path): \(errnoString(n < 0 ? errno : EIO))") }
+    }
+
     /// An empty marker file whose mtime is now (creating an empty file is atomic already).
     public static func touch(_ path: String) throws(Stage1Error) {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)

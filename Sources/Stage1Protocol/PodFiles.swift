@@ -56,6 +56,10 @@ public struct PodFiles: Sendable, Equatable {
     public var statusDirectory: String { stage1Rootfs + "/rkt/status" }
     public var envDirectory: String { stage1Rootfs + "/rkt/env" }
     public var supervisorStatusPath: String { stage1Rootfs + "/rkt/supervisor-status" }
+    /// `logs/<app>.log` in the pod directory: the app's stdout and stderr, appended as written
+    /// (optional: plugins that keep logs write it, `rkt logs` reads it).
+    public var logDirectory: String { podPath + "/logs" }
+    public func logPath(app: String) -> String { logDirectory + "/" + app + ".log" }
     public func statusPath(app: String) -> String { statusDirectory + "/" + app }
     public func createdPath(app: String) -> String { statusDirectory + "/" + app + "-created" }
     public func startedPath(app: String) -> String { statusDirectory + "/" + app + "-started" }

@@ -1,0 +1,155 @@
+import Foundation
+import Glibc
+import Stage1Kit
+import Stage1Protocol
+
+/// One mounted cgroup hierarchy: v1 (named by its controllers) or the v2 unified one.
+struct CgroupHierarchy: Equatable {
+    /// `memory`, `cpu,cpuacct`, … for v1; `unified` for v2.
+    var name: String
+    var controllers: [String]
+    var mountPoint: String
+    var isV2: Bool
+    /// Where this process sits in the hierarchy (from /proc/self/cgroup), e.g. `/` or `/user.slice`.
+    var ownPath: String
+
+    /// The v1 controllers a pod gets cgroups in. cpuset is left out: a new v1 cpuset cgroup has no
+    /// CPUs until someone copies them in, and rkt's isolators do not use it.
+    static let v1Controllers: Set<String> = ["memory", "cpu", "cpuacct", "pids", "blkio", "freezer", "devices"]
+
+    /// The hierarchies of this host that pods use, from /proc/self/mountinfo and /proc/self/cgroup.
+    static func discover() -> [CgroupHierarchy] {
+        guard let mountinfo = readFile("/proc/self/mountinfo"), let cgroupFile = readFile("/proc/self/cgroup") else { return [] }
+        var own: [String: String] = [:]  // controllers list (or "" for v2) -> path
+        for line in String(decoding: cgroupFile, as: UTF8.self).split(separator: "\n") {
+            let f = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard f.count == 3 else { continue }
+            own[String(f[1])] = String(f[2])
+        }
+        var out: [CgroupHierarchy] = []
+        for line in String(decoding: mountinfo, as: UTF8.self).split(separator: "\n") {
+            let halves = line.components(separatedBy: " - ")
+            guard halves.count == 2 else { continue }
+            let left = halves[0].split(separator: " "), right = halves[1].split(separator: " ")
+            guard left.count >= 5, right.count >= 3, left[3] == "/" else { continue }
+            let mountPoint = MountInfo.unescape(left[4])
+            switch right[0] {
+            case "cgroup2":
+                guard let path = own[""] else { continue }
+                out.append(CgroupHierarchy(name: "unified", controllers: [], mountPoint: mountPoint, isV2: true, ownPath: path))
+            case "cgroup":
+                let options = right[2].split(separator: ",").map(String.init)
+                let controllers = options.filter { v1Controllers.contains($0) }
+                guard !controllers.isEmpty, !options.contains(where: { $0.hasPrefix("name=") }) else { continue }
+                // /proc/self/cgroup lists the hierarchy by all its controllers, in kernel order.
+                guard let key = own.keys.first(where: { Set($0.split(separator: ",").map(String.init)).isSuperset(of: controllers) && !$0.isEmpty })
+                else { continue }
+                if out.contains(where: { $0.mountPoint == mountPoint }) { continue }
+                out.append(CgroupHierarchy(name: key, controllers: controllers, mountPoint: mountPoint, isV2: false, ownPath: own[key]!))
+            default:
+                continue
+            }
+        }
+        return out
+    }
+
+    func podDirectory(uuid: String) -> String {
+        let base = ownPath == "/" ? mountPoint : mountPoint + ownPath
+        return base + "/rkt-" + uuid
+    }
+}
+
+/// The pod's cgroups: `rkt-<uuid>` below the cgroup stage0 ran in, in every hierarchy, with one
+/// child per app carrying its limits.
+struct PodCgroups {
+    var hierarchies: [CgroupHierarchy]
+    var uuid: String
+
+    /// The name written to the pod's `subcgroup` file.
+    var subcgroup: String { "rkt-" + uuid }
+
+    var podDirectories: [String] { hierarchies.map { $0.podDirectory(uuid: uuid) } }
+
+    func appDirectory(_ hierarchy: CgroupHierarchy, app: String) -> String { hierarchy.podDirectory(uuid: uuid) + "/" + app }
+
+    /// Creates the pod's and the app's directories; a hierarchy where that fails is dropped with a
+    /// warning (rkt: a missing controller is a warning, not an error).
+    mutating func create(apps: [String]) {
+        var usable: [CgroupHierarchy] = []
+        for hierarchy in hierarchies {
+            let pod = hierarchy.podDirectory(uuid: uuid)
+            var ok = mkdir(pod, 0o755) == 0 || errno == EEXIST
+            if ok, hierarchy.isV2 { enableV2Controllers(pod) }
+            for app in apps where ok {
+                ok = mkdir(pod + "/" + app, 0o755) == 0 || errno == EEXIST
+            }
+            if ok {
+                usable.append(hierarchy)
+            } else {
+                writeStderr("\(Nspawn.name): warning: cgroup hierarchy \(hierarchy.name) is not usable (\(errnoString(errno))); skipping it\n")
+            }
+        }
+        hierarchies = usable
+    }
+
+    /// On a v2 host the apps' limits need the controllers delegated down from the pod's cgroup.
+    private func enableV2Controllers(_ pod: String) {
+        guard let available = readFile(pod + "/cgroup.controllers") else { return }
+        let wanted = String(decoding: available, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
+            .filter { ["memory", "cpu", "pids", "io"].contains(String($0)) }
+        guard !wanted.isEmpty else { return }
+        _ = try? Stage1Files.writeInPlace(wanted.map { "+" + $0 }.joined(separator: " "), to: pod + "/cgroup.subtree_control")
+    }
+
+    /// The `cgroup.procs` files the app's process joins.
+    func procsFiles(app: String) -> [String] { hierarchies.map { appDirectory($0, app: app) + "/cgroup.procs" } }
+
+    /// Writes `value` to `file` in the app's cgroup of the hierarchy holding `controller` (or the
+    /// v2 one). Returns false when no such hierarchy is usable.
+    func write(app: String, controller: String, v2: Bool, file: String, value: String) throws(Stage1Error) -> Bool {
+        guard let hierarchy = hierarchies.first(where: { v2 ? $0.isV2 : (!$0.isV2 && $0.controllers.contains(controller)) }) else {
+            return false
+        }
+        let path = appDirectory(hierarchy, app: app) + "/" + file
+        try Stage1Files.writeInPlace(value, to: path)
+        return true
+    }
+
+    /// rkt's device policy: only the standard pseudo-devices (and the pod's pts), no other device
+    /// may be opened or created (v1 devices controller).
+    func restrictDevices(app: String) throws(Stage1Error) {
+        guard hierarchies.contains(where: { !$0.isV2 && $0.controllers.contains("devices") }) else { return }
+        _ = try write(app: app, controller: "devices", v2: false, file: "devices.deny", value: "a")
+        for rule in ["c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 136:* rwm", "c 5:2 rw"] {
+            _ = try write(app: app, controller: "devices", v2: false, file: "devices.allow", value: rule)
+        }
+    }
+
+    /// Kills whatever is still in the pod's cgroups and removes them, deepest first. Idempotent.
+    static func remove(directories: [String]) -> [String] {
+        var failures: [String] = []
+        for pod in directories {
+            guard isDirectory(pod) else { continue }
+            let children = ((try? FileManager.default.contentsOfDirectory(atPath: pod)) ?? []).filter { isDirectory(pod + "/" + $0) }
+            for directory in children.map({ pod + "/" + $0 }) + [pod] {
+                for attempt in 0..<50 {
+                    killAll(in: directory)
+                    if rmdir(directory) == 0 || errno == ENOENT { break }
+                    if errno != EBUSY || attempt == 49 {
+                        failures.append("\(directory): \(errnoString(errno))")
+                        break
+                    }
+                    usleep(10_000)
+                }
+            }
+        }
+        return failures
+    }
+
+    private static func killAll(in directory: String) {
+        guard let data = readFile(directory + "/cgroup.procs") else { return }
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            if let pid = pid_t(line) { kill(pid, SIGKILL) }
+        }
+    }
+}

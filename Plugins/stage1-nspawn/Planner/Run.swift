@@ -1,0 +1,208 @@
+import CNspawn
+import Foundation
+import Glibc
+import Stage1Isolators
+import Stage1Kit
+import Stage1Protocol
+
+/// `run`: plans the pod, starts rkt-pod-init as PID 1 of new namespaces, records its pid, then
+/// becomes `rkt-pod-init --wait` (exec), which holds the pod lock until the pod ends and exits with
+/// its status. The planner's own memory is gone once the pod runs.
+enum RunCommand {
+    static func execute(_ request: Stage1Request, _ run: RunPayload) throws(Stage1Error) -> Never {
+        try check(run)
+        let lockFD = try PodLock.keep(run)
+        let podPath = try canonicalPath(request.pod.path)
+        let stage1Rootfs = try canonicalPath(request.pod.stage1Rootfs)
+        let files = PodFiles(podPath: podPath, stage1Rootfs: stage1Rootfs)
+        let podManifest = try AppConfig.readPodManifest(request.pod.manifestPath)
+        let stateDirectory = Nspawn.stateDirectory(pod: podPath)
+        for directory in [files.statusDirectory, files.envDirectory, stateDirectory, files.logDirectory] {
+            try makeDirectories(directory)
+        }
+        let initPath = try Nspawn.initPath()
+        let hostname = run.hostname ?? "rkt-" + request.pod.uuid
+
+        var cgroups = PodCgroups(hierarchies: CgroupHierarchy.discover(), uuid: request.pod.uuid)
+        cgroups.create(apps: run.apps.map(\.name))
+        try Stage1Files.write(Data(try JSONEncoder().encodeOrThrow(NspawnPodState(cgroupDirectories: cgroups.podDirectories))),
+                              to: stateDirectory + "/pod.json")
+        try files.writeSubcgroup(cgroups.subcgroup)
+
+        var plan = PlanWriter()
+        plan.record("hostname", hostname)
+        plan.record("stop-timeout", String(Nspawn.stopTimeoutMilliseconds))
+        plan.record("ready", files.supervisorStatusPath)
+        if run.interactive { plan.record("interactive") }
+
+        var namespaces = Int32(RKT_NS_MOUNT | RKT_NS_PID | RKT_NS_UTS)
+        if run.ipc != .parent { namespaces |= Int32(RKT_NS_IPC) }
+        var netnsFD: Int32 = -1
+        if let path = run.networkNamespace {
+            netnsFD = open(path, O_RDONLY | O_CLOEXEC)
+            guard netnsFD >= 0 else {
+                throw systemError("open", path, msg: "cannot open the pod's network namespace \(path): \(errnoString(errno))")
+            }
+            namespaces |= Int32(RKT_NS_NET)
+        } else if run.net != .host {
+            if run.net != .none {
+                writeStderr("\(Nspawn.name): warning: run.net is \"\(run.net.rawValue)\" but stage0 set up no network namespace; the pod gets loopback only\n")
+            }
+            namespaces |= Int32(RKT_NS_NET)
+            plan.record("loopback")
+        }
+
+        var apps = PlanWriter()
+        for app in run.apps {
+            try planApp(app, run: run, request: request, podManifest: podManifest, files: files, cgroups: cgroups,
+                        hostname: hostname, operations: &plan, apps: &apps)
+        }
+        let planPath = stateDirectory + "/plan"
+        try PlanWriter.concatenate(plan, apps).write(to: planPath)
+
+        let pid = try cloneInit(initPath, plan: planPath, namespaces: namespaces, netnsFD: netnsFD, debug: request.debug)
+        if netnsFD >= 0 { close(netnsFD) }
+        do { try Stage1Files.writePID(pid, files) } catch {
+            writeStderr("\(Nspawn.name): warning: \(error.msg)\n")
+        }
+        debug("pod init started as pid \(pid)")
+        becomeWaiter(initPath, pid: pid, lockFD: lockFD)
+    }
+
+    /// Refuses what this plugin does not do (stage0 checks the features first; this is the backstop).
+    static func check(_ run: RunPayload) throws(Stage1Error) {
+        guard !run.apps.isEmpty else { throw Stage1Error(code: .invalidRequest, msg: "the pod has no apps") }
+        if run.privateUsers != nil {
+            throw Stage1Error(code: .unsupported, msg: "unsupported feature private-users", details: "stage1-nspawn has no user namespaces yet")
+        }
+        if run.mdsToken != nil { throw Stage1Error(code: .unsupported, msg: "unsupported feature metadata-service") }
+        if run.interactive && run.apps.count != 1 {
+            throw Stage1Error(code: .invalidRequest, msg: "an interactive pod has exactly one app; this one has \(run.apps.count)")
+        }
+        var seen = Set<String>()
+        for app in run.apps {
+            guard !app.name.isEmpty, app.name != ".", app.name != "..", !app.name.contains("/"), !app.name.contains("\0") else {
+                throw Stage1Error(code: .invalidRequest, msg: "\"\(app.name)\" is not a valid app name")
+            }
+            guard seen.insert(app.name).inserted else { throw Stage1Error(code: .invalidRequest, msg: "app \(app.name) appears twice") }
+        }
+    }
+
+    static func planApp(
+        _ app: RunApp, run: RunPayload, request: Stage1Request, podManifest: PodManifestFile, files: PodFiles,
+        cgroups: PodCgroups, hostname: String, operations: inout PlanWriter, apps: inout PlanWriter
+    ) throws(Stage1Error) {
+        guard isDirectory(app.rootfs) else {
+            throw Stage1Error(code: .invalidRequest, msg: "the rootfs of app \(app.name) does not exist", details: app.rootfs)
+        }
+        let rootfs = try canonicalPath(app.rootfs)
+        let appPlan = try AppConfig.plan(app: app, rootfs: rootfs, pod: podManifest)
+        let resolved = try AppConfig.resolvedApp(app, pod: podManifest)
+        let podApp = podManifest.apps?.first(where: { $0.name == app.name })
+        let isolation = try AppIsolationPlan.resolve(resolved.isolators ?? [], insecureOptions: run.insecureOptions, uid: appPlan.uid, app: app.name)
+        debug("app \(app.name): exec \(appPlan.exec), uid \(appPlan.uid), gid \(appPlan.gid), caps \(isolation.capabilitiesText ?? "all"), seccomp \(isolation.seccomp == nil ? "off" : "on")")
+
+        try Stage1Files.writeEnvironment(appPlan.environment, app: app.name, files)
+        try EtcFiles.write(rootfs: rootfs, hostname: hostname, run: run, plan: &operations)
+
+        // Cgroups: limits, device policy, and read-only views for the app.
+        try isolation.applyLimits(cgroups: cgroups, app: app.name)
+        try cgroups.restrictDevices(app: app.name)
+        let insecure = Set(run.insecureOptions)
+        let options = PodFilesystem.Options(
+            readOnlyRootfs: podApp?.readOnlyRootFS ?? false,
+            protectPaths: !insecure.contains("paths") && !insecure.contains("all-run"),
+            privateIPC: run.ipc != .parent,
+            cgroups: cgroups.hierarchies.map { ($0.name, cgroups.appDirectory($0, app: app.name)) },
+            appMountsSys: appPlan.mounts.contains { $0.path == "/sys" || $0.path.hasPrefix("/sys/") })
+        try PodFilesystem.addMounts(to: &operations, app: appPlan, options: options, podPath: files.podPath)
+
+        let stateDirectory = Nspawn.stateDirectory(pod: files.podPath)
+        var seccompFile: String?
+        if let bpf = isolation.seccompBPF {
+            seccompFile = stateDirectory + "/" + app.name + ".seccomp"
+            try Stage1Files.write(Data(bpf), to: seccompFile!)
+        }
+
+        apps.record("app", app.name)
+        apps.record("rootfs", rootfs)
+        apps.list("argv", appPlan.exec)
+        apps.list("paths", appPlan.execCandidates)
+        apps.list("env", appPlan.environment.map { $0.name + "=" + $0.value })
+        apps.record("cwd", appPlan.workingDirectory)
+        apps.record("uid", String(appPlan.uid))
+        apps.record("gid", String(appPlan.gid))
+        apps.list("groups", appPlan.supplementaryGIDs.map(String.init))
+        if !run.interactive { apps.record("log", files.logPath(app: app.name)) }
+        apps.record("status", files.statusPath(app: app.name))
+        apps.record("created", files.createdPath(app: app.name))
+        apps.record("started", files.startedPath(app: app.name))
+        apps.record("pidfile", stateDirectory + "/" + app.name + ".pid")
+        for procs in cgroups.procsFiles(app: app.name) { apps.record("cgroup", procs) }
+        if let oom = isolation.oomScoreAdj { apps.record("oom", String(oom)) }
+        if let caps = isolation.capabilitiesText { apps.record("caps", caps) }
+        if isolation.noNewPrivileges { apps.record("nnp") }
+        if let seccompFile { apps.record("seccomp", seccompFile) }
+
+        let state = NspawnAppState(
+            podPath: files.podPath, rootfs: rootfs, workingDirectory: appPlan.workingDirectory, uid: appPlan.uid,
+            gid: appPlan.gid, supplementaryGIDs: appPlan.supplementaryGIDs, capabilities: isolation.capabilitiesText,
+            noNewPrivileges: isolation.noNewPrivileges, seccompFile: seccompFile,
+            cgroupProcs: cgroups.procsFiles(app: app.name), oomScoreAdj: isolation.oomScoreAdj)
+        try writeJSON(state, to: Nspawn.statePath(pod: files.podPath, app: app.name))
+    }
+
+    static func cloneInit(_ initPath: String, plan: String, namespaces: Int32, netnsFD: Int32, debug: Bool) throws(Stage1Error) -> pid_t {
+        let argv = CStringArray([initPath, plan])
+        var environment = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
+        if debug { environment.append("RKT_DEBUG=1") }
+        let envp = CStringArray(environment)
+        defer { argv.free(); envp.free() }
+        var pid: pid_t = -1, step: Int32 = 0, code: Int32 = 0
+        let result = argv.pointers.withUnsafeBufferPointer { a in
+            envp.pointers.withUnsafeBufferPointer { e in
+                rkt_nspawn_clone_init(namespaces, netnsFD, initPath, a.baseAddress, e.baseAddress, &pid, &step, &code)
+            }
+        }
+        if result == 0 { return pid }
+        let what: String
+        switch UInt32(step) {
+        case RKT_NSPAWN_STEP_CLONE.rawValue: what = "cannot create the pod's namespaces"
+        case RKT_NSPAWN_STEP_SETNS.rawValue: what = "cannot join the pod's network namespace"
+        case RKT_NSPAWN_STEP_EXEC.rawValue: what = "cannot start the pod supervisor \(initPath)"
+        default: what = "cannot create a pipe"
+        }
+        throw Stage1Error(code: .ioFailure, msg: "\(what): \(errnoString(code))", details: "errno \(code)")
+    }
+
+    /// Execs `rkt-pod-init --wait PID`, keeping the pod lock open across the exec.
+    static func becomeWaiter(_ initPath: String, pid: pid_t, lockFD: Int32?) -> Never {
+        if let lockFD { _ = rkt_nspawn_set_cloexec(lockFD, 0) }
+        let argv = CStringArray([initPath, "--wait", String(pid)])
+        let envp = CStringArray(["PATH=/usr/sbin:/usr/bin:/sbin:/bin"])
+        argv.pointers.withUnsafeBufferPointer { a in
+            envp.pointers.withUnsafeBufferPointer { e in
+                _ = execve(initPath, a.baseAddress!, e.baseAddress!)
+            }
+        }
+        // Without the waiter, wait here: the pod still runs and its status is ours.
+        writeStderr("\(Nspawn.name): warning: cannot exec \(initPath) --wait: \(errnoString(errno)); waiting in the planner\n")
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        exit(AppExitStatus(waitStatus: status).value)
+    }
+}
+
+extension PlanWriter {
+    static func concatenate(_ first: PlanWriter, _ second: PlanWriter) -> PlanWriter {
+        var out = first
+        out.append(second)
+        return out
+    }
+}
+
+extension JSONEncoder {
+    func encodeOrThrow<T: Encodable>(_ value: T) throws(Stage1Error) -> Data {
+        do { return try encode(value) } catch { throw Stage1Error(code: .ioFailure, msg: "cannot encode \(T.self)", details: "\(error)") }
+    }
+}
