@@ -13,6 +13,7 @@ public struct RktMain: ParsableCommand {
             RunPrepared.self,
             Enter.self,
             Stop.self,
+            Logs.self,
             Export.self,
             Fetch.self,
             Image.self,

@@ -9,9 +9,9 @@ import Stage1Protocol
 /// name from the store, else the default file in the stage1 images directory, else beside the
 /// `rkt` binary. The stage1 is an ACI in the same store as the apps.
 public struct Stage1Locator {
-    /// The stage1 used when nothing else is configured, until stage1-nspawn becomes the default.
-    public static let defaultName = "rkt.dev/stage1-fly"
-    public static let defaultFileName = "stage1-fly.aci"
+    /// The stage1 used when nothing else is configured: full container isolation.
+    public static let defaultName = "rkt.dev/stage1-nspawn"
+    public static let defaultFileName = "stage1-nspawn.aci"
 
     public struct Configured: Sendable {
         public var name: String?
@@ -73,7 +73,7 @@ public struct Stage1Locator {
                 let candidate = dir + "/" + Self.defaultFileName
                 if FileSystem.isRegularFile(candidate) { return try importFile(candidate, what: "default stage1") }
             }
-            throw StoreError(.notFound, "no stage1 image: \(Self.defaultFileName) is neither in \(configured.imagesDirectory) nor beside the rkt binary in \(binaryDirectory); build it with images/stage1-fly/build.sh or pass --stage1-path")
+            throw StoreError(.notFound, "no stage1 image: \(Self.defaultFileName) is neither in \(configured.imagesDirectory) nor beside the rkt binary in \(binaryDirectory); build it with images/stage1-nspawn/build.sh or pass --stage1-path")
         } catch {
             throw PodError(.notFound, "stage1: \(error.message)", cause: error)
         }

@@ -114,7 +114,7 @@ import Testing
     }
 }
 
-/// stage1-fly through `rkt`, found the default way (the stage1 images directory from paths.d).
+/// stage1-fly through `rkt`, found in the stage1 images directory from paths.d.
 @Suite(.serialized) struct FlyTests {
     static let aci: String? = {
         let path = ProcessInfo.processInfo.environment["RKT_STAGE1_FLY_ACI"] ?? RktRunner.packageRoot + "/images/out/stage1-fly.aci"
@@ -134,15 +134,15 @@ import Testing
         return rkt
     }
 
-    @Test func defaultStage1RunsAPod() throws {
+    @Test func flyRunsAPod() throws {
         guard let rkt = try runner() else { return }
         defer { rkt.cleanup() }
         // Global flags after the command name too, as users write them.
-        let hello = try rkt.run(["run", "--insecure-options=image", "--debug", RktRunner.image("busybox.aci"), "--exec", "/bin/echo", "--", "hello"])
+        let hello = try rkt.run(["run", "--insecure-options=image", "--debug", "--stage1-from-dir=stage1-fly.aci", RktRunner.image("busybox.aci"), "--exec", "/bin/echo", "--", "hello"])
         #expect(hello.status == 0, "\(hello.stderr)")
         #expect(hello.stdout == "hello\n")
         let stage1 = try rkt.ok(["image", "list", "--no-legend", "--fields=name"]).lines.map { $0.trimmingCharacters(in: .whitespaces) }
-        #expect(stage1.contains { $0.hasPrefix("rkt.dev/stage1-fly") }, "the default stage1 was imported into the store: \(stage1)")
+        #expect(stage1.contains { $0.hasPrefix("rkt.dev/stage1-fly") }, "the stage1 was imported into the store: \(stage1)")
         // Named explicitly from the store on the next run; the host's network is shared (fly).
         let named = try rkt.run(["--insecure-options=image", "run", "--stage1-name=rkt.dev/stage1-fly", RktRunner.image("busybox.aci"),
                                  "--exec", "/bin/sh", "--", "-c", "cat /proc/net/dev | wc -l; exit 4"])
@@ -159,7 +159,7 @@ import Testing
         guard let rkt = try runner() else { return }
         defer { rkt.cleanup() }
         let uuidFile = rkt.root + "/uuid"
-        let ran = try rkt.run(["--insecure-options=image", "run", "--uuid-file-save=\(uuidFile)", RktRunner.image("busybox.aci"),
+        let ran = try rkt.run(["--insecure-options=image", "run", "--stage1-from-dir=stage1-fly.aci", "--uuid-file-save=\(uuidFile)", RktRunner.image("busybox.aci"),
                                "--exec", "/bin/sh", "--", "-c", "echo changed > /etc/motd; rm /bin/vi"])
         #expect(ran.status == 0, "\(ran.stderr)")
         let uuid = try String(contentsOfFile: uuidFile, encoding: .utf8)
@@ -183,7 +183,7 @@ import Testing
         let manifest = #"{"acKind":"PodManifest","acVersion":"0.8.11","apps":[{"name":"hello","image":{"name":"example.com/busybox","id":"\#(id)"},"app":{"exec":["/bin/sh","-c","echo from-manifest $GREETING; exit 5"],"user":"0","group":"0","environment":[{"name":"GREETING","value":"hi"}]}}]}"#
         let file = rkt.root + "/pod.json"
         try manifest.write(toFile: file, atomically: true, encoding: .utf8)
-        let ran = try rkt.run(["run", "--pod-manifest=\(file)"])
+        let ran = try rkt.run(["run", "--stage1-from-dir=stage1-fly.aci", "--pod-manifest=\(file)"])
         #expect(ran.status == 5, "\(ran.stderr)")
         #expect(ran.stdout == "from-manifest hi\n")
         let conflict = try rkt.run(["run", "--pod-manifest=\(file)", "--set-env=A=b"])
