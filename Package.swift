@@ -114,7 +114,7 @@ let package = Package(
         .target(name: "CNspawn", path: "Plugins/stage1-nspawn/CNspawn"),
         // appc isolators as a stage1 applies them: capability sets, seccomp filters compiled to BPF
         // with libseccomp, resource limits for cgroups v1 and v2.
-        .target(name: "Stage1Isolators", dependencies: ["Stage1Protocol", "CSeccomp", "CCap"], exclude: readme),
+        .target(name: "Stage1Isolators", dependencies: ["Stage1Protocol", "RktTypes", "CSeccomp", "CCap"], exclude: readme),
         .executableTarget(
             name: "stage1-nspawn", dependencies: ["Stage1Protocol", "Stage1Kit", "Stage1Isolators", "CNspawn"], path: "Plugins/stage1-nspawn/Planner"),
         .executableTarget(name: "rkt-pod-init", path: "Plugins/stage1-nspawn/PodInit"),
@@ -134,7 +134,7 @@ let package = Package(
         .testTarget(name: "Stage1FlyTests", dependencies: ["Stage1Protocol"]),
         .testTarget(name: "RktPodsTests", dependencies: ["RktPods", "RktTypes", "RktTestSupport"]),
         .testTarget(name: "RktFetchTests", dependencies: ["RktFetch", "RktStore", "RktOS", "RktTypes", "RktTestSupport"]),
-        .testTarget(name: "Stage1IsolatorsTests", dependencies: ["Stage1Isolators", "Stage1Protocol"]),
+        .testTarget(name: "Stage1IsolatorsTests", dependencies: ["Stage1Isolators", "Stage1Protocol", "RktOS"], exclude: ["Fixtures"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
         .testTarget(name: "CNIBridgeTests", dependencies: ["Netlink", "RktOS"]),
         .testTarget(name: "RktNetworkTests", dependencies: ["RktNetwork", "RktOS", "Stage1Protocol"]),

@@ -467,6 +467,9 @@ static int pod_init(const char *plan_path) {
         say("%s: cannot read the plan %s: %s", prog, plan_path, plan.error[0] ? plan.error : strerror(errno));
         return 254;
     }
+    // Keep the apps (root in the pod, but without CAP_SYS_PTRACE) out of /proc/1: no handle on
+    // this binary or our descriptors through /proc/1/exe or /proc/1/fd (runc CVE-2019-5736 class).
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     // Nothing the pod mounts may propagate back to the host.
     if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) {
         say("%s: cannot make the pod's mounts private: %s", prog, strerror(errno));

@@ -1,0 +1,238 @@
+import Foundation
+import RktOS
+import Testing
+
+/// stage1-nspawn, the default stage1, through the built `rkt` as root: namespaces, isolators,
+/// volumes, the supervisor's lifecycle, enter, logs, gc. Checks are made from inside the pod.
+@Suite(.serialized) struct NspawnTests {
+    static let aci: String? = {
+        let path = ProcessInfo.processInfo.environment["RKT_STAGE1_NSPAWN_ACI"] ?? RktRunner.packageRoot + "/images/out/stage1-nspawn.aci"
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }()
+
+    /// A runner whose stage1 images directory holds stage1-nspawn.aci, so it is found as the default.
+    func runner(_ test: String = #function) throws -> RktRunner? {
+        guard isRoot else { print("skip \(test): running pods needs root"); return nil }
+        guard let aci = Self.aci else { print("skip \(test): no stage1-nspawn.aci (run images/stage1-nspawn/build.sh)"); return nil }
+        guard let rkt = RktRunner.make(test) else { return nil }
+        let images = rkt.root + "/stage1-images"
+        try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: aci, toPath: images + "/stage1-nspawn.aci")
+        try FileManager.default.createDirectory(atPath: rkt.localConfig + "/paths.d", withIntermediateDirectories: true)
+        try #"{"rktKind":"paths","rktVersion":"v1","stage1-images":"\#(images)"}"#.write(toFile: rkt.localConfig + "/paths.d/stage1.json", atomically: true, encoding: .utf8)
+        _ = try rkt.fetch("busybox.aci")
+        return rkt
+    }
+
+    /// gc first (it removes the pods' cgroups), then the test's files.
+    func finish(_ rkt: RktRunner) {
+        _ = try? rkt.run(["gc", "--grace-period=0s"])
+        rkt.cleanup()
+    }
+
+    /// Runs `script` with /bin/sh in a one-app busybox pod; extra flags go before the image.
+    func sh(_ rkt: RktRunner, _ script: String, flags: [String] = [], appFlags: [String] = []) throws -> RktRunner.Result {
+        try rkt.run(["--insecure-options=image", "run"] + flags + [RktRunner.image("busybox.aci")] + appFlags + ["--exec", "/bin/sh", "--", "-c", script])
+    }
+
+    static func field(_ name: String, in text: String) -> String? {
+        for line in text.split(separator: "\n") where line.hasPrefix(name + ":") || line.hasPrefix(name + "=") {
+            return line.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces)
+        }
+        return nil
+    }
+
+    @Test func defaultStage1RunsAPodInItsOwnNamespaces() throws {
+        guard let rkt = try runner() else { return }
+        defer { finish(rkt) }
+        let uuidFile = rkt.root + "/uuid"
+        let hello = try rkt.run(["--insecure-options=image", "run", "--uuid-file-save=\(uuidFile)", RktRunner.image("busybox.aci"), "--exec", "/bin/echo", "--", "hello"])
+        #expect(hello.status == 0, "\(hello.stderr)")
+        #expect(hello.stdout == "hello\n")
+        let stage1 = try rkt.ok(["image", "list", "--no-legend", "--fields=name"]).lines.map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(stage1.contains { $0.hasPrefix("rkt.dev/stage1-nspawn") }, "the default stage1 is nspawn: \(stage1)")
+
+        let uuid = try String(contentsOfFile: uuidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let probe = try sh(rkt, "hostname; ps -o pid | wc -l; cat /proc/net/dev | wc -l; readlink /proc/self/ns/pid /proc/self/ns/uts /proc/self/ns/ipc /proc/self/ns/net /proc/self/ns/mnt; ls /proc/self/fd | wc -l",
+                           flags: ["--net=none", "--hostname=pod-one"])
+        #expect(probe.status == 0, "\(probe.stderr)")
+        let lines = probe.lines
+        try #require(lines.count == 9, "\(probe.stdout)")
+        #expect(lines[0] == "pod-one")
+        // ps header, init, sh, ps: nothing of the host's.
+        #expect(Int(lines[1]) ?? 99 <= 4, "the pod sees only its own processes: \(lines[1])")
+        #expect(lines[2] == "3", "--net=none: loopback only (2 header lines + lo)")
+        for (i, kind) in ["pid", "uts", "ipc", "net", "mnt"].enumerated() {
+            let host = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/\(kind)")
+            #expect(lines[3 + i] != host, "the app has its own \(kind) namespace")
+        }
+        // 0, 1, 2 and ls's own directory descriptor: nothing inherited from the host.
+        #expect(lines[8] == "4", "no host descriptor leaks into the app")
+        #expect(uuid.count == 36)
+
+        let host = try sh(rkt, "cat /proc/net/dev | wc -l", flags: ["--net=host"])
+        let hostLines = try String(contentsOfFile: "/proc/net/dev", encoding: .utf8).split(separator: "\n").count
+        #expect(host.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "\(hostLines)", "--net=host shares the host's network")
+    }
+
+    @Test func defaultSecurity() throws {
+        guard let rkt = try runner() else { return }
+        defer { finish(rkt) }
+        let script = """
+            grep -E '^(CapBnd|CapEff|Seccomp|NoNewPrivs):' /proc/self/status
+            mount -t tmpfs none /mnt 2>/dev/null && echo mount=ok || echo mount=denied
+            (echo x > /proc/sysrq-trigger) 2>/dev/null && echo sysrq=writable || echo sysrq=denied
+            echo kallsyms=$(wc -c < /proc/kallsyms)
+            touch /sys/x 2>/dev/null && echo sys=writable || echo sys=denied
+            (echo 1 > /sys/fs/cgroup/memory/memory.limit_in_bytes) 2>/dev/null && echo cgroup=writable || echo cgroup=denied
+            mknod /tmp/sda b 8 0 2>/dev/null; (head -c1 /tmp/sda >/dev/null) 2>/dev/null && echo disk=readable || echo disk=denied
+            ls /dev | tr '\\n' ' '; echo
+            ls -l /proc/1/exe >/dev/null 2>&1 && echo initexe=visible || echo initexe=hidden
+            """
+        let result = try sh(rkt, script, flags: ["--net=none"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let out = result.stdout
+        // rkt's default bounding set: audit_write chown dac_override fowner fsetid kill mknod
+        // net_bind_service net_raw setfcap setgid setpcap setuid sys_chroot.
+        #expect(Self.field("CapBnd", in: out) == "00000000a80425fb", "\(out)")
+        #expect(Self.field("CapEff", in: out) == "00000000a80425fb")
+        #expect(Self.field("Seccomp", in: out) == "2", "the default seccomp filter is on")
+        #expect(Self.field("mount", in: out) == "denied")
+        #expect(Self.field("sysrq", in: out) == "denied")
+        #expect(Self.field("kallsyms", in: out) == "0", "masked")
+        #expect(Self.field("sys", in: out) == "denied")
+        #expect(Self.field("cgroup", in: out) == "denied")
+        #expect(Self.field("disk", in: out) == "denied", "the device policy denies other devices")
+        #expect(Self.field("initexe", in: out) == "hidden", "the supervisor's /proc entries are out of reach")
+        let dev = out.split(separator: "\n").first { $0.contains("null") && $0.contains("urandom") } ?? ""
+        for node in ["console", "core", "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"] {
+            #expect(dev.split(separator: " ").contains(Substring(node)) || (node == "console"), "/dev has \(node): \(dev)")
+        }
+
+        let insecure = try sh(rkt, "grep -E '^(CapBnd|Seccomp):' /proc/self/status; echo kallsyms=$(wc -c < /proc/kallsyms)",
+                              flags: ["--net=none", "--insecure-options=image,capabilities,seccomp,paths"])
+        #expect(Self.field("Seccomp", in: insecure.stdout) == "0", "\(insecure.stdout) \(insecure.stderr)")
+        #expect(Self.field("CapBnd", in: insecure.stdout) != "00000000a80425fb")
+        #expect(Self.field("kallsyms", in: insecure.stdout) != "0")
+    }
+
+    @Test func isolatorsFromTheCommandLine() throws {
+        guard let rkt = try runner() else { return }
+        defer { finish(rkt) }
+        let script = """
+            cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /proc/self/oom_score_adj
+            grep -E '^(CapBnd|CapEff|NoNewPrivs):' /proc/self/status
+            """
+        let limited = try sh(rkt, script, flags: ["--net=none"],
+                             appFlags: ["--memory=64M", "--cpu=500m", "--oom-score-adj=100", "--caps-retain=CAP_NET_BIND_SERVICE,CAP_CHOWN"])
+        #expect(limited.status == 0, "\(limited.stderr)")
+        let lines = limited.lines
+        try #require(lines.count >= 6, "\(limited.stdout)")
+        #expect(lines[0] == "\(64 * 1000 * 1000)" || lines[0] == "\(64 << 20)", "memory limit: \(lines[0])")
+        #expect(lines[1] == "50000", "500m of a 100 ms period")
+        #expect(lines[2] == "100")
+        #expect(Self.field("CapBnd", in: limited.stdout) == String(format: "%016x", (1 << 10) | (1 << 0)))
+        // A non-root app holds no capabilities and gets no_new_privs with its seccomp filter (rkt).
+        let user = try sh(rkt, "id -u; grep -E '^(CapEff|NoNewPrivs):' /proc/self/status", flags: ["--net=none"], appFlags: ["--user=1000", "--group=1000"])
+        #expect(user.lines.first == "1000", "\(user.stdout) \(user.stderr)")
+        #expect(Self.field("CapEff", in: user.stdout) == "0000000000000000")
+        #expect(Self.field("NoNewPrivs", in: user.stdout) == "1")
+        // A seccomp remove set with an errno: the call fails instead of killing the app.
+        let seccomp = try sh(rkt, "hostname x 2>&1; echo rc=$?", flags: ["--net=none", "--insecure-options=image,capabilities"],
+                             appFlags: ["--seccomp=mode=remove,errno=ENOTSUP,sethostname"])
+        #expect(seccomp.stdout.contains("rc=1"), "\(seccomp.stdout) \(seccomp.stderr)")
+        #expect(seccomp.stdout.lowercased().contains("not supported"), "\(seccomp.stdout)")
+    }
+
+    @Test func multiAppPodsVolumesAndLogs() throws {
+        guard let rkt = try runner() else { return }
+        defer { finish(rkt) }
+        let host = rkt.root + "/shared"
+        try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
+        try "from-host\n".write(toFile: host + "/in", atomically: true, encoding: .utf8)
+        let uuidFile = rkt.root + "/uuid"
+        let image = RktRunner.image("busybox.aci")
+        let result = try rkt.run([
+            "--insecure-options=image", "run", "--net=none", "--uuid-file-save=\(uuidFile)",
+            "--volume=data,kind=host,source=\(host)", "--volume=scratch,kind=empty",
+            image, "--name=writer", "--mount=volume=data,target=/data", "--mount=volume=scratch,target=/scratch",
+            "--exec", "/bin/sh", "--", "-c", "cat /data/in; echo written > /data/out; echo shared > /scratch/s; sleep 30; echo never",
+            "---", image, "--name=failer", "--mount=volume=scratch,target=/s", "--readonly-rootfs=true",
+            "--exec", "/bin/sh", "--", "-c", "sleep 0.5; cat /s/s; touch /rootfs-write 2>/dev/null || echo read-only; exit 7",
+        ])
+        // The first failing app ends the pod, and its status is rkt run's.
+        #expect(result.status == 7, "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains("from-host"))
+        #expect(result.stdout.contains("shared"), "the empty volume is shared between the apps")
+        #expect(result.stdout.contains("read-only"))
+        #expect(!result.stdout.contains("never"), "the other app was stopped")
+        #expect(try String(contentsOfFile: host + "/out", encoding: .utf8) == "written\n")
+        let uuid = try String(contentsOfFile: uuidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let status = try rkt.ok(["status", uuid]).lines
+        #expect(status.contains("app-failer=7"), "\(status)")
+        #expect(status.contains("app-writer=143"), "TERM'd: \(status)")
+        let logs = try rkt.ok(["logs", uuid]).stdout
+        #expect(logs.contains("writer: from-host") && logs.contains("failer: read-only"), "\(logs)")
+        #expect(try rkt.ok(["logs", "--app=failer", uuid]).stdout.contains("read-only"))
+        #expect(try rkt.run(["logs", "--app=nope", uuid]).status == 254)
+    }
+
+    @Test func stopEnterAndGC() throws {
+        guard let rkt = try runner() else { return }
+        defer { finish(rkt) }
+        let uuidFile = rkt.root + "/uuid"
+        let pod = Process()
+        pod.executableURL = URL(fileURLWithPath: rkt.binary)
+        pod.arguments = ["--dir=\(rkt.dataDir)", "--local-config=\(rkt.localConfig)", "--system-config=\(rkt.systemConfig)",
+                         "--insecure-options=image", "run", "--net=none", "--uuid-file-save=\(uuidFile)", RktRunner.image("busybox.aci"),
+                         "--memory=32M", "--exec", "/bin/sh", "--", "-c", "echo started; exec sleep 60"]
+        pod.standardInput = FileHandle.nullDevice
+        pod.standardOutput = FileHandle.nullDevice
+        try pod.run()
+        defer { if pod.isRunning { kill(pod.processIdentifier, SIGKILL) } }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: uuidFile) { usleep(50_000) }
+        let uuid = try String(contentsOfFile: uuidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        try rkt.ok(["status", "--wait-ready=10s", uuid])
+        for _ in 0..<100 {
+            if (try? rkt.run(["logs", uuid]))?.stdout.contains("started") == true { break }
+            usleep(50_000)
+        }
+
+        // enter: the app's namespaces, user, bounding set, seccomp filter and cgroup.
+        let entered = try rkt.run(["enter", uuid, "/bin/sh", "-c",
+                                   "hostname; grep -E '^(CapBnd|Seccomp):' /proc/self/status; cat /sys/fs/cgroup/memory/memory.limit_in_bytes; ps -o comm | grep -c sleep"])
+        #expect(entered.status == 0, "\(entered.stderr)")
+        #expect(entered.lines.first == "rkt-\(uuid)")
+        #expect(Self.field("CapBnd", in: entered.stdout) == "00000000a80425fb", "\(entered.stdout)")
+        #expect(Self.field("Seccomp", in: entered.stdout) == "2")
+        #expect(entered.stdout.contains("\(32 * 1000 * 1000)") || entered.stdout.contains("\(32 << 20)"), "enter joins the app's cgroup: \(entered.stdout)")
+        #expect(entered.lines.last == "1", "enter sees the app's processes")
+        let exitCode = try rkt.run(["enter", uuid, "/bin/sh", "-c", "exit 3"])
+        #expect(exitCode.status == 3)
+
+        try rkt.ok(["stop", uuid])
+        pod.waitUntilExit()
+        #expect(pod.terminationStatus == 143, "SIGTERM ended the app: \(pod.terminationStatus)")
+        #expect(try rkt.ok(["status", uuid]).lines.contains("app-busybox=143"))
+        #expect(try rkt.run(["stop", uuid]).status != 0, "stopping an exited pod fails")
+
+        let cgroups = try String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8)
+        let memory = cgroups.split(separator: "\n").first { $0.contains(":memory:") }.map { String($0.split(separator: ":")[2]) } ?? "/"
+        let podCgroup = "/sys/fs/cgroup/memory" + (memory == "/" ? "" : memory) + "/rkt-" + uuid
+        #expect(FileManager.default.fileExists(atPath: podCgroup), "the pod's cgroup exists until gc: \(podCgroup)")
+        try rkt.ok(["gc", "--grace-period=0s"])
+        #expect(!FileManager.default.fileExists(atPath: podCgroup), "gc removes the pod's cgroups")
+        #expect(Mounts.mountPoints(under: rkt.dataDir).isEmpty, "gc unmounts the pod")
+    }
+
+    @Test func nspawnPassesTheConformanceKit() throws {
+        guard isRoot, let aci = Self.aci, let binary = RktRunner.locateBinary(), RktRunner.imagesDir != nil else {
+            print("skip nspawnPassesTheConformanceKit: needs root, stage1-nspawn.aci and the rkt binary"); return
+        }
+        let (status, text) = try runConformanceKit(stage1: aci, binary: binary)
+        #expect(status == 0, "\(text)")
+        #expect(passed("apps: two apps, both run", in: text), "\(text)")
+        #expect(passed("enter: command in the app", in: text))
+        #expect(passed("stop: TERM ends the pod", in: text))
+    }
+}
