@@ -74,9 +74,33 @@ public struct Stage1Launcher {
         return try Stage1Response.decode(T.self, stdout: data, exitStatus: status)
     }
 
+    /// The plugin's `describe` answer. A stage1 tree never changes once rendered, so the answer is
+    /// kept per tree (`<dataDir>/cache/stage1-describe/<tree ID>.json`) and the plugin is asked once.
     public func describe() throws -> DescribeResponse {
-        try call(.describe, expecting: DescribeResponse.self)
+        let cache = describeCachePath()
+        if let cache, let data = try? FileSystem.read(cache), let cached = try? JSONDecoder().decode(DescribeResponse.self, from: data) {
+            return cached
+        }
+        let answer = try call(.describe, expecting: DescribeResponse.self)
+        if let cache {
+            // Best effort: without the cache the next pod asks the plugin again.
+            try? FileSystem.makeDirectories(FileSystem.parentDirectory(of: cache))
+            if let data = try? JSONEncoder().encode(answer) { try? FileSystem.writeAtomically(data, to: cache, mode: 0o644, sync: false) }
+        }
+        return answer
     }
+
+    /// `<dataDir>/cache/stage1-describe/<tree ID>.json` for this pod's stage1 tree; nil when the pod
+    /// does not record its tree (a stage1 from outside the tree store is asked every time).
+    func describeCachePath() -> String? {
+        guard let data = try? FileSystem.read(pod.file(Pod.File.stage1TreeStoreID)) else { return nil }
+        let treeID = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !treeID.isEmpty, !treeID.contains("/"), treeID != ".", treeID != ".." else { return nil }
+        // pods/<phase>/<uuid> lives directly under the data dir.
+        let dataDir = FileSystem.parentDirectory(of: FileSystem.parentDirectory(of: FileSystem.parentDirectory(of: pod.path)))
+        return dataDir + "/cache/stage1-describe/" + treeID + ".json"
+    }
+
 
     public func stop(force: Bool) throws {
         _ = try call(.stop(StopPayload(force: force)), expecting: OKResponse.self)

@@ -59,37 +59,60 @@ struct CgroupHierarchy: Equatable {
     }
 }
 
-/// The pod's cgroups: `rkt-<uuid>` below the cgroup stage0 ran in, in every hierarchy, with one
-/// child per app carrying its limits.
+/// The pod's cgroups: `rkt-<uuid>` below the cgroup stage0 ran in, with one child per app. Every
+/// app gets one in the v2 hierarchy (it is born there, see rkt-pod-init), which tracks its
+/// processes; a v1 hierarchy is used only for the controllers whose limits an app has, because
+/// moving a process into a v1 cgroup costs an RCU grace period (about 20 ms here).
 struct PodCgroups {
     var hierarchies: [CgroupHierarchy]
     var uuid: String
+    /// Per app, the v1 hierarchies (by name) it joins.
+    private(set) var joins: [String: [CgroupHierarchy]] = [:]
+
+    init(hierarchies: [CgroupHierarchy], uuid: String) {
+        self.hierarchies = hierarchies
+        self.uuid = uuid
+    }
 
     /// The name written to the pod's `subcgroup` file.
     var subcgroup: String { "rkt-" + uuid }
 
-    var podDirectories: [String] { hierarchies.map { $0.podDirectory(uuid: uuid) } }
+    var unified: CgroupHierarchy? { hierarchies.first { $0.isV2 } }
+    /// Whether limits go to v1 controllers (hybrid and v1 hosts) or to the unified hierarchy.
+    var limitsInV1: Bool { hierarchies.contains { !$0.isV2 } }
+
+    /// The directories `gc` removes.
+    var podDirectories: [String] {
+        var used = Set(joins.values.flatMap { $0.map(\.mountPoint) })
+        if let unified { used.insert(unified.mountPoint) }
+        return hierarchies.filter { used.contains($0.mountPoint) }.map { $0.podDirectory(uuid: uuid) }
+    }
 
     func appDirectory(_ hierarchy: CgroupHierarchy, app: String) -> String { hierarchy.podDirectory(uuid: uuid) + "/" + app }
 
-    /// Creates the pod's and the app's directories; a hierarchy where that fails is dropped with a
-    /// warning (rkt: a missing controller is a warning, not an error).
-    mutating func create(apps: [String]) {
-        var usable: [CgroupHierarchy] = []
-        for hierarchy in hierarchies {
+    /// Creates the pod's and the apps' directories: in the unified hierarchy for every app, and in
+    /// the v1 hierarchies holding `controllers[app]`. A hierarchy where that fails is skipped with
+    /// a warning (rkt: a missing controller is a warning, not an error).
+    mutating func create(apps: [String], controllers: [String: Set<String>]) {
+        var unusable = Set<String>()
+        func make(_ hierarchy: CgroupHierarchy, app: String) -> Bool {
+            if unusable.contains(hierarchy.mountPoint) { return false }
             let pod = hierarchy.podDirectory(uuid: uuid)
             var ok = mkdir(pod, 0o755) == 0 || errno == EEXIST
-            if ok, hierarchy.isV2 { enableV2Controllers(pod) }
-            for app in apps where ok {
-                ok = mkdir(pod + "/" + app, 0o755) == 0 || errno == EEXIST
-            }
-            if ok {
-                usable.append(hierarchy)
-            } else {
+            if ok, hierarchy.isV2, !limitsInV1 { enableV2Controllers(pod) }
+            ok = ok && (mkdir(pod + "/" + app, 0o755) == 0 || errno == EEXIST)
+            if !ok {
+                unusable.insert(hierarchy.mountPoint)
                 writeStderr("\(Nspawn.name): warning: cgroup hierarchy \(hierarchy.name) is not usable (\(errnoString(errno))); skipping it\n")
             }
+            return ok
         }
-        hierarchies = usable
+        for app in apps {
+            if let unified { _ = make(unified, app: app) }
+            let wanted = controllers[app] ?? []
+            joins[app] = hierarchies.filter { !$0.isV2 && !wanted.isDisjoint(with: $0.controllers) && make($0, app: app) }
+        }
+        hierarchies.removeAll { unusable.contains($0.mountPoint) }
     }
 
     /// On a v2 host the apps' limits need the controllers delegated down from the pod's cgroup.
@@ -101,28 +124,26 @@ struct PodCgroups {
         _ = try? Stage1Files.writeInPlace(wanted.map { "+" + $0 }.joined(separator: " "), to: pod + "/cgroup.subtree_control")
     }
 
-    /// The `cgroup.procs` files the app's process joins.
-    func procsFiles(app: String) -> [String] { hierarchies.map { appDirectory($0, app: app) + "/cgroup.procs" } }
+    /// The v1 `cgroup.procs` files the app's process joins.
+    func procsFiles(app: String) -> [String] { (joins[app] ?? []).map { appDirectory($0, app: app) + "/cgroup.procs" } }
 
-    /// Writes `value` to `file` in the app's cgroup of the hierarchy holding `controller` (or the
-    /// v2 one). Returns false when no such hierarchy is usable.
-    func write(app: String, controller: String, v2: Bool, file: String, value: String) throws(Stage1Error) -> Bool {
-        guard let hierarchy = hierarchies.first(where: { v2 ? $0.isV2 : (!$0.isV2 && $0.controllers.contains(controller)) }) else {
-            return false
-        }
-        let path = appDirectory(hierarchy, app: app) + "/" + file
-        try Stage1Files.writeInPlace(value, to: path)
-        return true
+    /// The app's directory in the unified hierarchy, where it is created.
+    func cgroup2Directory(app: String) -> String? { unified.map { appDirectory($0, app: app) } }
+
+    /// The app's cgroups to show inside it, read-only: `/sys/fs/cgroup/<name>`.
+    func views(app: String) -> [(hierarchy: String, directory: String)] {
+        var out = (joins[app] ?? []).map { ($0.name, appDirectory($0, app: app)) }
+        if let unified, let dir = cgroup2Directory(app: app) { out.append((limitsInV1 ? unified.name : "", dir)) }
+        return out
     }
 
-    /// rkt's device policy: only the standard pseudo-devices (and the pod's pts), no other device
-    /// may be opened or created (v1 devices controller).
-    func restrictDevices(app: String) throws(Stage1Error) {
-        guard hierarchies.contains(where: { !$0.isV2 && $0.controllers.contains("devices") }) else { return }
-        _ = try write(app: app, controller: "devices", v2: false, file: "devices.deny", value: "a")
-        for rule in ["c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 136:* rwm", "c 5:2 rw"] {
-            _ = try write(app: app, controller: "devices", v2: false, file: "devices.allow", value: rule)
-        }
+    /// Writes `value` to `file` in the app's cgroup of the hierarchy holding `controller` (v1), or
+    /// in its unified one. Returns false when no such hierarchy is usable.
+    func write(app: String, controller: String, v2: Bool, file: String, value: String) throws(Stage1Error) -> Bool {
+        let hierarchy = v2 ? unified : (joins[app] ?? []).first { $0.controllers.contains(controller) }
+        guard let hierarchy else { return false }
+        try Stage1Files.writeInPlace(value, to: appDirectory(hierarchy, app: app) + "/" + file)
+        return true
     }
 
     /// Kills whatever is still in the pod's cgroups and removes them, deepest first. Idempotent.

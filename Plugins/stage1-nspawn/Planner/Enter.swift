@@ -53,6 +53,7 @@ enum EnterCommand {
         plan.record("gid", String(state.gid))
         plan.list("groups", state.supplementaryGIDs.map(String.init))
         for procs in state.cgroupProcs where fileExists(procs) { plan.record("cgroup", procs) }
+        if let directory = state.cgroup2, isDirectory(directory) { plan.record("cgroup2", directory) }
         if let oom = state.oomScoreAdj { plan.record("oom", String(oom)) }
         if let caps = state.capabilities { plan.record("caps", caps) }
         if state.noNewPrivileges { plan.record("nnp") }

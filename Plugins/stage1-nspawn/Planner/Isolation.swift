@@ -24,11 +24,13 @@ struct AppIsolationPlan {
     var noNewPrivileges: Bool { isolation.noNewPrivileges }
     var oomScoreAdj: Int32? { isolation.oomScoreAdj }
 
+    /// The v1 controllers the app's limits need.
+    var v1Controllers: Set<String> { Set(CgroupLimits.files(for: isolation, version: .v1).map(\.controller)) }
+
     /// Writes the app's resource limits; a limit whose controller is missing is a warning (rkt).
     func applyLimits(cgroups: PodCgroups, app: String) throws(Stage1Error) {
-        let hasV1 = cgroups.hierarchies.contains { !$0.isV2 }
         // Hybrid hosts keep the controllers in v1; the v2 tree only tracks processes there.
-        let version: CgroupVersion = hasV1 ? .v1 : .v2
+        let version: CgroupVersion = cgroups.limitsInV1 ? .v1 : .v2
         for setting in CgroupLimits.files(for: isolation, version: version) {
             if try !cgroups.write(app: app, controller: setting.controller, v2: version == .v2, file: setting.file, value: setting.value) {
                 writeStderr("\(Nspawn.name): warning: app \(app): no \(setting.controller) cgroup controller; \(setting.file) not set\n")

@@ -44,8 +44,10 @@ struct NspawnAppState: Codable {
     var noNewPrivileges: Bool
     /// The compiled seccomp filter, nil when none.
     var seccompFile: String?
-    /// The app's `cgroup.procs` files, one per hierarchy.
+    /// The app's v1 `cgroup.procs` files (hierarchies with its limits).
     var cgroupProcs: [String]
+    /// The app's cgroup v2 directory.
+    var cgroup2: String?
     var oomScoreAdj: Int32?
 }
 

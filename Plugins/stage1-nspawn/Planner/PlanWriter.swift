@@ -45,6 +45,8 @@ struct PlanWriter {
         case inPlace = 2
     }
     mutating func readOnly(_ path: String, _ mode: ReadOnlyMode) { record("ro", path, String(mode.rawValue)) }
+    /// Adds mount flags (MS_NODEV, MS_RDONLY, …) to the mount already at `path`.
+    mutating func restrict(_ path: String, flags: UInt) { record("restrict", path, String(flags)) }
     mutating func mask(_ path: String) { record("mask", path) }
     mutating func console(_ path: String) { record("console", path) }
 

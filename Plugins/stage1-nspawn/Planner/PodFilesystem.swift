@@ -38,15 +38,19 @@ enum PodFilesystem {
         let sys = try RootPath.resolve(root: root, path: "/sys", create: .directory)
         let dev = try RootPath.resolve(root: root, path: "/dev", create: .directory)
 
-        // pivot_root needs the rootfs to be a mount point.
+        // pivot_root needs the rootfs to be a mount point. nodev: a device node the app creates
+        // cannot be opened (this is the device policy; see addDev), read-only when asked.
         plan.mount(root, on: root, flags: bind | recursive)
-        if options.readOnlyRootfs { plan.readOnly(root, .inPlace) }
+        plan.restrict(root, flags: nodev | (options.readOnlyRootfs ? readOnly : 0))
 
         plan.mount("proc", on: proc, type: "proc", flags: nosuid | nodev | noexec)
         if !options.appMountsSys {
             plan.mount("sysfs", on: sys, type: "sysfs", flags: nosuid | nodev | noexec | readOnly)
-            if !options.cgroups.isEmpty {
-                let cgroupRoot = sys + "/fs/cgroup"
+            let cgroupRoot = sys + "/fs/cgroup"
+            if options.cgroups.count == 1, options.cgroups[0].hierarchy.isEmpty {
+                // A cgroup v2 host: the app's own cgroup is the whole tree it sees.
+                plan.mount(options.cgroups[0].directory, on: cgroupRoot, flags: bind | readOnly | nosuid | nodev | noexec)
+            } else if !options.cgroups.isEmpty {
                 plan.mount("tmpfs", on: cgroupRoot, type: "tmpfs", flags: nosuid | nodev | noexec, data: "mode=755")
                 for (hierarchy, directory) in options.cgroups {
                     plan.mkdir(cgroupRoot + "/" + hierarchy)
@@ -63,12 +67,15 @@ enum PodFilesystem {
         try addVolumes(to: &plan, app: app, podPath: podPath)
     }
 
-    /// A minimal /dev: a tmpfs with the standard pseudo-devices, a private devpts, shm, mqueue.
+    /// A minimal /dev: a tmpfs without device nodes of its own (nodev), on which the standard
+    /// pseudo-devices are bind mounts of the host's; a private devpts, shm, mqueue. With every other
+    /// mount the app can write to also nodev, no other device can be opened, whatever nodes the
+    /// app creates (rkt's DevicePolicy=closed, without a v1 devices cgroup and its migration cost).
     static func addDev(to plan: inout PlanWriter, dev: String, privateIPC: Bool) {
-        plan.mount("tmpfs", on: dev, type: "tmpfs", flags: nosuid | UInt(MS_STRICTATIME), data: "mode=755,size=65536k")
-        let character = Int(S_IFCHR)
-        for (name, major, minor) in [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)] {
-            plan.mknod(dev + "/" + name, mode: character | 0o666, major: major, minor: minor)
+        plan.mount("tmpfs", on: dev, type: "tmpfs", flags: nosuid | nodev | UInt(MS_STRICTATIME), data: "mode=755,size=65536k")
+        for name in ["null", "zero", "full", "random", "urandom", "tty"] {
+            plan.file(dev + "/" + name, mode: 0o666)
+            plan.mount("/dev/" + name, on: dev + "/" + name, flags: bind)
         }
         plan.mkdir(dev + "/pts")
         plan.mount("devpts", on: dev + "/pts", type: "devpts", flags: nosuid | noexec, data: "newinstance,ptmxmode=0666,mode=0620,gid=5")
@@ -110,9 +117,18 @@ enum PodFilesystem {
             }
             let target = try RootPath.resolve(root: app.rootfs, path: mount.path, create: isDirectory(source) ? .directory : .file)
             debug("volume \(volume.name): \(source) on \(target)\(mount.readOnly ? " (ro)" : "")\(isRecursive ? " (rec)" : "")")
-            plan.mount(source, on: target, flags: bind | (isRecursive ? recursive : 0) | (mount.readOnly ? readOnly : 0))
+            // A device passed as a volume stays usable (rkt's block-devices.md); nothing else is.
+            let isDevice = isDeviceNode(source)
+            plan.mount(source, on: target, flags: bind | (isRecursive ? recursive : 0) | (mount.readOnly ? readOnly : 0) | (isDevice ? 0 : nodev))
         }
     }
+}
+
+func isDeviceNode(_ path: String) -> Bool {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return false }
+    let type = st.st_mode & S_IFMT
+    return type == S_IFCHR || type == S_IFBLK
 }
 
 /// /etc/hostname, /etc/hosts and /etc/resolv.conf of each app, by rkt's rules.

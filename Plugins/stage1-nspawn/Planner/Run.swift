@@ -23,11 +23,17 @@ enum RunCommand {
         let initPath = try Nspawn.initPath()
         let hostname = run.hostname ?? "rkt-" + request.pod.uuid
 
+        // Every app's plan and isolators first: they say which cgroups the pod needs.
+        var planned: [PlannedApp] = []
+        for app in run.apps { planned.append(try PlannedApp(app, run: run, podManifest: podManifest)) }
         var cgroups = PodCgroups(hierarchies: CgroupHierarchy.discover(), uuid: request.pod.uuid)
-        cgroups.create(apps: run.apps.map(\.name))
+        var controllers: [String: Set<String>] = [:]
+        for app in planned where cgroups.limitsInV1 { controllers[app.name] = app.isolation.v1Controllers }
+        cgroups.create(apps: planned.map(\.name), controllers: controllers)
         try Stage1Files.write(Data(try JSONEncoder().encodeOrThrow(NspawnPodState(cgroupDirectories: cgroups.podDirectories))),
                               to: stateDirectory + "/pod.json")
-        try files.writeSubcgroup(cgroups.subcgroup)
+        // Without fsync, as every file of a running pod (it does not survive a reboot).
+        try Stage1Files.write(Data((cgroups.subcgroup + "\n").utf8), to: files.subcgroupPath)
 
         var plan = PlanWriter()
         plan.record("hostname", hostname)
@@ -53,9 +59,8 @@ enum RunCommand {
         }
 
         var apps = PlanWriter()
-        for app in run.apps {
-            try planApp(app, run: run, request: request, podManifest: podManifest, files: files, cgroups: cgroups,
-                        hostname: hostname, operations: &plan, apps: &apps)
+        for app in planned {
+            try addApp(app, run: run, files: files, cgroups: cgroups, hostname: hostname, operations: &plan, apps: &apps)
         }
         let planPath = stateDirectory + "/plan"
         try PlanWriter.concatenate(plan, apps).write(to: planPath)
@@ -88,32 +93,22 @@ enum RunCommand {
         }
     }
 
-    static func planApp(
-        _ app: RunApp, run: RunPayload, request: Stage1Request, podManifest: PodManifestFile, files: PodFiles,
-        cgroups: PodCgroups, hostname: String, operations: inout PlanWriter, apps: inout PlanWriter
+    static func addApp(
+        _ planned: PlannedApp, run: RunPayload, files: PodFiles, cgroups: PodCgroups, hostname: String,
+        operations: inout PlanWriter, apps: inout PlanWriter
     ) throws(Stage1Error) {
-        guard isDirectory(app.rootfs) else {
-            throw Stage1Error(code: .invalidRequest, msg: "the rootfs of app \(app.name) does not exist", details: app.rootfs)
-        }
-        let rootfs = try canonicalPath(app.rootfs)
-        let appPlan = try AppConfig.plan(app: app, rootfs: rootfs, pod: podManifest)
-        let resolved = try AppConfig.resolvedApp(app, pod: podManifest)
-        let podApp = podManifest.apps?.first(where: { $0.name == app.name })
-        let isolation = try AppIsolationPlan.resolve(resolved.isolators ?? [], insecureOptions: run.insecureOptions, uid: appPlan.uid, app: app.name)
-        debug("app \(app.name): exec \(appPlan.exec), uid \(appPlan.uid), gid \(appPlan.gid), caps \(isolation.capabilitiesText ?? "all"), seccomp \(isolation.seccomp == nil ? "off" : "on")")
-
+        let app = planned.app, appPlan = planned.plan, isolation = planned.isolation, rootfs = appPlan.rootfs
         try Stage1Files.writeEnvironment(appPlan.environment, app: app.name, files)
         try EtcFiles.write(rootfs: rootfs, hostname: hostname, run: run, plan: &operations)
 
-        // Cgroups: limits, device policy, and read-only views for the app.
+        // Cgroups: limits, and read-only views for the app.
         try isolation.applyLimits(cgroups: cgroups, app: app.name)
-        try cgroups.restrictDevices(app: app.name)
         let insecure = Set(run.insecureOptions)
         let options = PodFilesystem.Options(
-            readOnlyRootfs: podApp?.readOnlyRootFS ?? false,
+            readOnlyRootfs: planned.readOnlyRootfs,
             protectPaths: !insecure.contains("paths") && !insecure.contains("all-run"),
             privateIPC: run.ipc != .parent,
-            cgroups: cgroups.hierarchies.map { ($0.name, cgroups.appDirectory($0, app: app.name)) },
+            cgroups: cgroups.views(app: app.name),
             appMountsSys: appPlan.mounts.contains { $0.path == "/sys" || $0.path.hasPrefix("/sys/") })
         try PodFilesystem.addMounts(to: &operations, app: appPlan, options: options, podPath: files.podPath)
 
@@ -139,6 +134,7 @@ enum RunCommand {
         apps.record("started", files.startedPath(app: app.name))
         apps.record("pidfile", stateDirectory + "/" + app.name + ".pid")
         for procs in cgroups.procsFiles(app: app.name) { apps.record("cgroup", procs) }
+        if let directory = cgroups.cgroup2Directory(app: app.name) { apps.record("cgroup2", directory) }
         if let oom = isolation.oomScoreAdj { apps.record("oom", String(oom)) }
         if let caps = isolation.capabilitiesText { apps.record("caps", caps) }
         if isolation.noNewPrivileges { apps.record("nnp") }
@@ -148,7 +144,8 @@ enum RunCommand {
             podPath: files.podPath, rootfs: rootfs, workingDirectory: appPlan.workingDirectory, uid: appPlan.uid,
             gid: appPlan.gid, supplementaryGIDs: appPlan.supplementaryGIDs, capabilities: isolation.capabilitiesText,
             noNewPrivileges: isolation.noNewPrivileges, seccompFile: seccompFile,
-            cgroupProcs: cgroups.procsFiles(app: app.name), oomScoreAdj: isolation.oomScoreAdj)
+            cgroupProcs: cgroups.procsFiles(app: app.name), cgroup2: cgroups.cgroup2Directory(app: app.name),
+            oomScoreAdj: isolation.oomScoreAdj)
         try writeJSON(state, to: Nspawn.statePath(pod: files.podPath, app: app.name))
     }
 
@@ -204,5 +201,28 @@ extension PlanWriter {
 extension JSONEncoder {
     func encodeOrThrow<T: Encodable>(_ value: T) throws(Stage1Error) -> Data {
         do { return try encode(value) } catch { throw Stage1Error(code: .ioFailure, msg: "cannot encode \(T.self)", details: "\(error)") }
+    }
+}
+
+/// One app as planned before any cgroup or mount exists: its plan (exec, user, environment,
+/// volumes) and its isolators.
+struct PlannedApp {
+    var app: RunApp
+    var plan: AppPlan
+    var isolation: AppIsolationPlan
+    var readOnlyRootfs: Bool
+    var name: String { app.name }
+
+    init(_ app: RunApp, run: RunPayload, podManifest: PodManifestFile) throws(Stage1Error) {
+        guard isDirectory(app.rootfs) else {
+            throw Stage1Error(code: .invalidRequest, msg: "the rootfs of app \(app.name) does not exist", details: app.rootfs)
+        }
+        let rootfs = try canonicalPath(app.rootfs)
+        self.app = app
+        plan = try AppConfig.plan(app: app, rootfs: rootfs, pod: podManifest)
+        let resolved = try AppConfig.resolvedApp(app, pod: podManifest)
+        isolation = try AppIsolationPlan.resolve(resolved.isolators ?? [], insecureOptions: run.insecureOptions, uid: plan.uid, app: app.name)
+        readOnlyRootfs = podManifest.apps?.first(where: { $0.name == app.name })?.readOnlyRootFS ?? false
+        debug("app \(app.name): exec \(plan.exec), uid \(plan.uid), gid \(plan.gid), caps \(isolation.capabilitiesText ?? "all"), seccomp \(isolation.seccomp == nil ? "off" : "on")")
     }
 }

@@ -51,7 +51,6 @@
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
 #endif
-#define ATTR_RDONLY 0x00000001
 
 static const char *prog = "rkt-pod-init";
 
@@ -118,16 +117,19 @@ static int fd_path(const char *path, char *out, size_t size, int *fd_out) {
     return 0;
 }
 
-static int make_readonly(const char *target, int recursive) {
-    // A bind remount replaces the mount's flags: keep nosuid, nodev and noexec as they are.
+// Adds `flags` (MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC) to the mount at `target`, keeping the
+// ones it has (a bind remount replaces them all); recursively with mount_setattr when asked.
+static int restrict_mount(const char *target, int recursive, unsigned long flags) {
     struct statvfs sv;
     unsigned long keep = 0;
-    if (statvfs(target, &sv) == 0) keep = sv.f_flag & (ST_NOSUID | ST_NODEV | ST_NOEXEC);
+    if (statvfs(target, &sv) == 0) keep = sv.f_flag & (ST_RDONLY | ST_NOSUID | ST_NODEV | ST_NOEXEC);
     if (recursive) {
-        struct { uint64_t set, clr, propagation, userns; } attr = {ATTR_RDONLY, 0, 0, 0};
+        uint64_t set = (flags & MS_RDONLY ? 0x1 : 0) | (flags & MS_NOSUID ? 0x2 : 0) | (flags & MS_NODEV ? 0x4 : 0) |
+                       (flags & MS_NOEXEC ? 0x8 : 0);
+        struct { uint64_t set, clr, propagation, userns; } attr = {set, 0, 0, 0};
         if (syscall(SYS_mount_setattr, AT_FDCWD, target, (unsigned)AT_RECURSIVE, &attr, sizeof attr) == 0) return 0;
     }
-    return mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL);
+    return mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | keep | (flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)), NULL);
 }
 
 // Mounts through an O_PATH descriptor of the target, so a symlink swapped in cannot redirect it.
@@ -138,10 +140,12 @@ static int op_mount(const char *src, const char *target, const char *fstype, uns
     int r = mount(*src ? src : NULL, p, *fstype ? fstype : NULL, flags, *data ? data : NULL);
     int e = errno;
     close(fd);
-    if (r == 0 && (flags & MS_BIND) && (flags & MS_RDONLY)) {
-        // The descriptor still names what was under the new mount: look the path up again.
+    unsigned long restrictions = flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    if (r == 0 && (flags & MS_BIND) && restrictions) {
+        // A bind ignores these flags: apply them with a remount. The descriptor still names what
+        // was under the new mount, so look the path up again.
         if (fd_path(target, p, sizeof p, &fd) != 0) return -1;
-        r = make_readonly(p, (flags & MS_REC) != 0);
+        r = restrict_mount(p, (flags & MS_REC) != 0, restrictions);
         e = errno;
         close(fd);
     }
@@ -166,7 +170,7 @@ static int op_readonly(const char *path, int mode) {
         char p[64];
         int fd;
         if (fd_path(path, p, sizeof p, &fd) != 0) return -1;
-        int r = make_readonly(p, 0);
+        int r = restrict_mount(p, 0, MS_RDONLY);
         int e = errno;
         close(fd);
         errno = e;
@@ -213,6 +217,16 @@ static int run_op(const struct op *o, const struct plan *plan) {
         return op_mount(o->a, o->b, o->c, (unsigned long)o->n1, o->d);
     case OP_READONLY:
         return op_readonly(o->a, (int)o->n1);
+    case OP_RESTRICT: {
+        char p[64];
+        int fd;
+        if (fd_path(o->a, p, sizeof p, &fd) != 0) return -1;
+        int r = restrict_mount(p, 0, (unsigned long)o->n1);
+        int e = errno;
+        close(fd);
+        errno = e;
+        return r;
+    }
     case OP_MASK:
         return op_mask(o->a);
     case OP_CONSOLE: {
@@ -395,12 +409,46 @@ static void relay(struct app *a, int *fd, int out) {
     write_all(out, buf, (size_t)n);
 }
 
+// fork(), with the child born in the cgroup v2 directory `dir` when given (clone3 with
+// CLONE_INTO_CGROUP: no migration, so no RCU grace period). Falls back to fork and a write to
+// cgroup.procs where clone3 cannot do it.
+static pid_t spawn_into_cgroup(const char *dir) {
+    if (!dir) return fork();
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        struct {
+            uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+        } args;
+        memset(&args, 0, sizeof args);
+        args.flags = 0x200000000ULL;  // CLONE_INTO_CGROUP
+        args.exit_signal = SIGCHLD;
+        args.cgroup = (uint64_t)fd;
+        long pid = syscall(SYS_clone3, &args, sizeof args);
+        int e = errno;
+        if (pid == 0) return 0;
+        close(fd);
+        if (pid > 0) return (pid_t)pid;
+        errno = e;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        char procs[4096];
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
+        int pfd = open(procs, O_WRONLY | O_CLOEXEC);
+        if (pfd >= 0) {
+            write_all(pfd, "0\n", 2);
+            close(pfd);
+        }
+    }
+    return pid;
+}
+
 static void start_app(struct app *a, const sigset_t *original_mask) {
     int report[2], out[2] = {-1, -1}, err[2] = {-1, -1};
     if (pipe2(report, O_CLOEXEC) != 0) goto cannot;
     if (!plan.interactive && (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)) goto cannot;
     if (a->created_path) touch(a->created_path);
-    pid_t pid = fork();
+    pid_t pid = spawn_into_cgroup(a->cgroup2);
     if (pid < 0) goto cannot;
     if (pid == 0) {
         sigprocmask(SIG_SETMASK, original_mask, NULL);
@@ -676,6 +724,16 @@ static int enter_mode(const char *plan_path) {
         int fd = open(a->cgroups[i], O_WRONLY | O_CLOEXEC);
         if (fd < 0 || write_all(fd, "0\n", 2) != 0) {
             say("%s: cannot join the cgroup %s: %s", prog, a->cgroups[i], strerror(errno));
+            return 254;
+        }
+        close(fd);
+    }
+    if (a->cgroup2) {
+        char procs[4096];
+        snprintf(procs, sizeof procs, "%s/cgroup.procs", a->cgroup2);
+        int fd = open(procs, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write_all(fd, "0\n", 2) != 0) {
+            say("%s: cannot join the cgroup %s: %s", prog, a->cgroup2, strerror(errno));
             return 254;
         }
         close(fd);

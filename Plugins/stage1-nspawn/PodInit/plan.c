@@ -83,6 +83,7 @@ const char *op_name(int kind) {
     case OP_READONLY: return "make read-only";
     case OP_MASK: return "mask";
     case OP_CONSOLE: return "set up the console";
+    case OP_RESTRICT: return "restrict";
     }
     return "?";
 }
@@ -130,6 +131,8 @@ int plan_load(const char *path, struct plan *p) {
                 number(&c, r, 10, &o->n1) || string(&c, r, &o->d)) return -1;
         } else if (!strcmp(r, "ro")) {
             if (!(o = new_op(p, OP_READONLY)) || string(&c, r, &o->a) || number(&c, r, 10, &o->n1)) return -1;
+        } else if (!strcmp(r, "restrict")) {
+            if (!(o = new_op(p, OP_RESTRICT)) || string(&c, r, &o->a) || number(&c, r, 10, &o->n1)) return -1;
         } else if (!strcmp(r, "mask")) {
             if (!(o = new_op(p, OP_MASK)) || string(&c, r, &o->a)) return -1;
         } else if (!strcmp(r, "console")) {
@@ -165,6 +168,7 @@ int plan_load(const char *path, struct plan *p) {
         else if (!strcmp(r, "started")) { if (string(&c, r, &a->started_path)) return -1; }
         else if (!strcmp(r, "pidfile")) { if (string(&c, r, &a->pid_path)) return -1; }
         else if (!strcmp(r, "seccomp")) { if (string(&c, r, &a->seccomp)) return -1; }
+        else if (!strcmp(r, "cgroup2")) { if (string(&c, r, &a->cgroup2)) return -1; }
         else if (!strcmp(r, "cgroup")) {
             const char *s;
             if (string(&c, r, &s)) return -1;

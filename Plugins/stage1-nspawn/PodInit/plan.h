@@ -2,11 +2,11 @@
 // NUL-terminated strings. Top-level records and their arguments:
 //   hostname NAME | loopback | interactive | stop-timeout MILLISECONDS | ready PATH | enter-pid PID
 //   mkdir PATH MODE | file PATH MODE | symlink TARGET PATH | mknod PATH MODE MAJOR MINOR
-//   mount SOURCE TARGET FSTYPE FLAGS DATA | ro PATH RECURSIVE | mask PATH | console PATH
+//   mount SOURCE TARGET FSTYPE FLAGS DATA | ro PATH MODE | restrict PATH FLAGS | mask PATH | console PATH
 //   app NAME, then the app's records until the next `app`:
 //     rootfs PATH | argv N ARG... | paths N PATH... | env N NAME=VALUE... | cwd PATH | uid N | gid N
 //     groups N GID... | log PATH | status PATH | created PATH | started PATH | pidfile PATH
-//     cgroup PROCS-FILE | oom N | caps HEX-MASK | nnp | seccomp BPF-FILE
+//     cgroup PROCS-FILE | cgroup2 DIRECTORY | oom N | caps HEX-MASK | nnp | seccomp BPF-FILE
 // Numbers are decimal except MODE (octal) and the capability mask (hex). Operations run in order.
 #ifndef RKT_POD_INIT_PLAN_H
 #define RKT_POD_INIT_PLAN_H
@@ -16,7 +16,7 @@
 
 #define MAX_APPS 64
 
-enum op_kind { OP_MKDIR = 1, OP_FILE, OP_SYMLINK, OP_MKNOD, OP_MOUNT, OP_READONLY, OP_MASK, OP_CONSOLE };
+enum op_kind { OP_MKDIR = 1, OP_FILE, OP_SYMLINK, OP_MKNOD, OP_MOUNT, OP_READONLY, OP_MASK, OP_CONSOLE, OP_RESTRICT };
 
 struct op {
     int kind;
@@ -32,6 +32,9 @@ struct app {
     gid_t *groups;
     size_t ngroups;
     const char *log_path, *status_path, *created_path, *started_path, *pid_path, *seccomp;
+    // The app's cgroup v2 directory: the app is created in it (clone3 CLONE_INTO_CGROUP), which
+    // spares the RCU grace period a migration costs.
+    const char *cgroup2;
     char **cgroups;
     int ncgroups;
     int has_oom, oom;
