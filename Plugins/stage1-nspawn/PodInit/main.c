@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/close_range.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -254,14 +255,13 @@ struct report {
 
 enum {
     STEP_NONE = 0, STEP_CGROUP, STEP_OOM, STEP_STDIO, STEP_MOUNTNS, STEP_PIVOT, STEP_BOUNDING,
-    STEP_GROUPS, STEP_GID, STEP_UID, STEP_CAPS, STEP_NNP, STEP_SECCOMP, STEP_CWD, STEP_EXEC,
+    STEP_GROUPS, STEP_GID, STEP_UID, STEP_NNP, STEP_SECCOMP, STEP_CWD, STEP_EXEC,
 };
 
 static const char *step_names[] = {
     "", "join its cgroup", "set its OOM score adjustment", "set up its standard streams",
     "create its mount namespace", "change its root", "drop capabilities from its bounding set",
-    "set its supplementary groups", "set its group", "set its user", "set its capabilities",
-    "set no_new_privs", "load its seccomp filter", "change to its working directory", "exec",
+    "set its supplementary groups", "set its group", "set its user", "set no_new_privs", "load its seccomp filter", "change to its working directory", "exec",
 };
 
 static int apply_caps(uint64_t caps) {
@@ -272,18 +272,6 @@ static int apply_caps(uint64_t caps) {
         if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0) return -1;
     }
     return 0;
-}
-
-static int set_caps(uint64_t effective, uint64_t permitted, uint64_t inheritable) {
-    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct d[2];
-    d[0].effective = (uint32_t)effective;
-    d[1].effective = (uint32_t)(effective >> 32);
-    d[0].permitted = (uint32_t)permitted;
-    d[1].permitted = (uint32_t)(permitted >> 32);
-    d[0].inheritable = (uint32_t)inheritable;
-    d[1].inheritable = (uint32_t)(inheritable >> 32);
-    return (int)syscall(SYS_capset, &h, d);
 }
 
 // Turns this process into the app and execs it; on failure writes a report to `report_fd` and
@@ -314,22 +302,18 @@ static void become_app(const struct app *a, int report_fd, int pivot, char *cons
     if (a->has_caps && apply_caps(a->caps) != 0) { r.step = STEP_BOUNDING; goto fail; }
     if (setgroups(a->ngroups, a->ngroups ? a->groups : NULL) != 0) { r.step = STEP_GROUPS; goto fail; }
     if (setresgid(a->gid, a->gid, a->gid) != 0) { r.step = STEP_GID; goto fail; }
-    // Keep the permitted set across the uid change: the seccomp filter may need CAP_SYS_ADMIN.
-    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) { r.step = STEP_UID; goto fail; }
+    // No capset: execve computes the app's capabilities from the bounding set. Root apps get the
+    // set (rkt), other users get nothing (their permitted set is cleared by the uid change).
     if (setresuid(a->uid, a->uid, a->uid) != 0) { r.step = STEP_UID; goto fail; }
+    if (chdir(a->cwd ? a->cwd : "/") != 0) { r.step = STEP_CWD; goto fail; }
     if (a->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) { r.step = STEP_NNP; goto fail; }
     if (a->seccomp_filter) {
+        // Last, so the filter only has to allow execve. Without no_new_privs the kernel wants
+        // CAP_SYS_ADMIN here: root apps still hold it until exec, and the planner forces
+        // no_new_privs on other users with a filter (as rkt).
         struct sock_fprog prog = {(unsigned short)(a->seccomp_len / sizeof(struct sock_filter)), (struct sock_filter *)a->seccomp_filter};
-        // Without no_new_privs the kernel wants CAP_SYS_ADMIN for this: root apps still hold it
-        // here, and the planner forces no_new_privs on non-root apps with a filter (as rkt).
         if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) { r.step = STEP_SECCOMP; goto fail; }
     }
-    if (a->has_caps) {
-        // rkt: the set bounds every app; root apps also hold it, non-root apps hold nothing.
-        uint64_t held = a->uid == 0 ? a->caps : 0;
-        if (set_caps(held, held, held) != 0) { r.step = STEP_CAPS; goto fail; }
-    }
-    if (chdir(a->cwd ? a->cwd : "/") != 0) { r.step = STEP_CWD; goto fail; }
     {
         int best_err = ENOENT, best_index = 0;
         for (int i = 0; paths[i] != NULL; i++) {
@@ -515,6 +499,9 @@ static int pod_init(const char *plan_path) {
         say("%s: cannot read the plan %s: %s", prog, plan_path, plan.error[0] ? plan.error : strerror(errno));
         return 254;
     }
+    // Whatever descriptors the caller left open (a shell's, stage0's) must not reach the apps
+    // (runc CVE-2024-21626 class): close-on-exec for everything above stderr.
+    syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
     // Keep the apps (root in the pod, but without CAP_SYS_PTRACE) out of /proc/1: no handle on
     // this binary or our descriptors through /proc/1/exe or /proc/1/fd (runc CVE-2019-5736 class).
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -705,6 +692,7 @@ static int enter_mode(const char *plan_path) {
         say("%s: the plan names no app process to enter", prog);
         return 254;
     }
+    syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
     struct app *a = &plan.apps[0];
     // Open every namespace first: after joining the mount namespace, the host's /proc is gone.
     const char *kinds[] = {"cgroup", "ipc", "uts", "net", "pid", "mnt"};
