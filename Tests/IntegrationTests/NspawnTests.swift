@@ -116,6 +116,42 @@ import Testing
         #expect(Self.field("kallsyms", in: insecure.stdout) != "0")
     }
 
+    /// With the in-pod probe (images/probe): what an app must not be able to do, each in its own
+    /// pod since the default seccomp filter kills the app on the first forbidden call (status 159).
+    @Test func appsCannotEscape() throws {
+        guard let rkt = try runner() else { return }
+        defer { finish(rkt) }
+        guard FileManager.default.fileExists(atPath: RktRunner.image("probe.aci")) else {
+            print("skip appsCannotEscape: no probe.aci (images/build.sh builds it; needs gcc)"); return
+        }
+        _ = try rkt.fetch("probe.aci")
+        func probe(_ flags: [String], runFlags: [String] = []) throws -> RktRunner.Result {
+            try rkt.run(["--insecure-options=image", "run", "--net=none"] + runFlags + ["rkt.dev/probe", "--exec", "/probe", "--"] + flags)
+        }
+        for attempt in ["--try-mount", "--try-keyctl", "--try-ptrace=1", "--try-syscall=unshare", "--try-syscall=init_module", "--try-syscall=reboot", "--try-syscall=swapon"] {
+            let result = try probe([attempt])
+            let refused = result.status == 159 || result.stdout.contains("errno=EPERM") || result.stdout.contains("errno=ENOSYS")
+                || result.stdout.contains("errno=EACCES")
+            #expect(refused, "\(attempt) must be refused: status \(result.status), \(result.stdout)")
+        }
+        // No host descriptor reaches the app, even one the caller left open without close-on-exec.
+        let leak = Process()
+        leak.executableURL = URL(fileURLWithPath: "/bin/sh")
+        leak.arguments = ["-c", "exec 7</dev/null 8>/dev/null; exec \"$0\" \"$@\"", rkt.binary,
+                          "--dir=\(rkt.dataDir)", "--local-config=\(rkt.localConfig)", "--system-config=\(rkt.systemConfig)",
+                          "--insecure-options=image", "run", "--net=none", "rkt.dev/probe", "--exec", "/probe", "--", "--list-fds", "--print-pid", "--list-pids"]
+        let out = Pipe()
+        leak.standardOutput = out
+        leak.standardInput = FileHandle.nullDevice
+        try leak.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        leak.waitUntilExit()
+        #expect(leak.terminationStatus == 0, "\(text)")
+        #expect(text.contains("fds=\n") || text.split(separator: "\n").contains("fds="), "descriptors leaked into the app: \(text)")
+        #expect(text.contains("pid=2"), "the app's pid in its pod: \(text)")
+        #expect(text.split(separator: "\n").contains { $0 == "pids=1,2" }, "the pod sees its init and the app only: \(text)")
+    }
+
     @Test func isolatorsFromTheCommandLine() throws {
         guard let rkt = try runner() else { return }
         defer { finish(rkt) }
