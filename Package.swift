@@ -134,7 +134,7 @@ let package = Package(
         .testTarget(name: "Stage1FlyTests", dependencies: ["Stage1Protocol"]),
         .testTarget(name: "RktPodsTests", dependencies: ["RktPods", "RktTypes", "RktTestSupport"]),
         .testTarget(name: "RktFetchTests", dependencies: ["RktFetch", "RktStore", "RktOS", "RktTypes", "RktTestSupport"]),
-        .testTarget(name: "Stage1IsolatorsTests", dependencies: ["Stage1Isolators", "Stage1Protocol", "RktOS"], exclude: ["Fixtures"]),
+        .testTarget(name: "Stage1IsolatorsTests", dependencies: ["Stage1Isolators", "Stage1Protocol"], exclude: ["Fixtures"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
         .testTarget(name: "CNIBridgeTests", dependencies: ["Netlink", "RktOS"]),
         .testTarget(name: "RktNetworkTests", dependencies: ["RktNetwork", "RktOS", "Stage1Protocol"]),

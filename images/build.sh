@@ -104,6 +104,9 @@ MANIFEST
 pack "$hello" "$out/hello.aci"
 gzip -9 -n -c "$out/hello.aci" > "$out/hello.aci.gz"
 
+# 3b. probe: busybox plus /probe, the in-pod probe of the pod tests (images/probe/).
+. "$here/probe/image.sh"
+
 # 4. An image built by actool itself, to prove we import what the reference tool writes.
 if command -v actool >/dev/null 2>&1; then
     rm -f "$out/actool-built.aci"

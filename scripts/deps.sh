@@ -3,7 +3,8 @@
 set -eu
 packages="libarchive-dev libssl-dev libsqlite3-dev libseccomp-dev libcap-dev libacl1-dev libzstd-dev liblz4-dev
 libbz2-dev liblzma-dev zlib1g-dev libxml2-dev nettle-dev libicu-dev pkg-config busybox-static appc-spec
-golang-github-appc-spec-dev jq zstd xz-utils bzip2 file hyperfine time"
+golang-github-appc-spec-dev jq zstd xz-utils bzip2 file hyperfine time iptables containernetworking-plugins
+python3 gpg gpgv openssl curl docker-registry skopeo umoci gcc libc6-dev"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -59,8 +59,8 @@ public enum Capability {
     }
 
     /// The default set as a mask.
-    public static var rktDefaultMask: UInt64 {
+    public static let rktDefaultMask: UInt64 = {
         // The names are fixed and known to every libcap since 2.x; an unknown one would be a typo here.
         (try? mask(rktDefaultSet, isolator: "default capabilities")) ?? 0
-    }
+    }()
 }

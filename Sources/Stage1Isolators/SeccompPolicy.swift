@@ -32,8 +32,10 @@ public struct SeccompPolicy: Sendable, Equatable {
     }
 
     /// Syscalls a whitelist always allows, because the app could not start or end without them.
-    /// systemd (which applied rkt's filters) allowed these implicitly too.
-    public static let alwaysAllowed = ["execve", "exit", "exit_group", "rt_sigreturn", "sigreturn"]
+    /// systemd (which applied rkt's filters) allowed execve, exit, exit_group, rt_sigreturn and
+    /// sigreturn implicitly; capset and chdir are what rkt-pod-init itself calls between loading
+    /// the filter and exec (capset can only lower capabilities within the bounding set).
+    public static let alwaysAllowed = ["capset", "chdir", "execve", "exit", "exit_group", "rt_sigreturn", "sigreturn"]
 
     /// Syscalls newer than rkt's 2016 lists that today's C libraries try first and replace by an
     /// older call when the kernel answers ENOSYS (glibc: clone3 → clone in posix_spawn and threads,
@@ -82,6 +84,9 @@ public struct SeccompPolicy: Sendable, Equatable {
         return try Self.export(context)
     }
 
+    /// BPF_MAXINSNS: the most instructions one seccomp filter may have.
+    public static let maximumInstructions = 4096
+
     static let allow: UInt32 = 0x7fff_0000  // SCMP_ACT_ALLOW
     static let killProcess: UInt32 = 0x8000_0000  // SCMP_ACT_KILL_PROCESS: SIGSYS for the whole process
     static func errnoAction(_ errno: Int32) -> UInt32 {  // SCMP_ACT_ERRNO(errno), a macro Swift cannot see
@@ -111,6 +116,12 @@ public struct SeccompPolicy: Sendable, Equatable {
         }
         guard bytes.count % 8 == 0, !bytes.isEmpty else {
             throw IsolationError(isolator: "seccomp_export_bpf", "exported \(bytes.count) bytes, not whole sock_filter records")
+        }
+        // Checked here rather than failing later in prctl inside the pod, where it is harder to report.
+        guard bytes.count / 8 <= maximumInstructions else {
+            throw IsolationError(
+                isolator: "seccomp_export_bpf",
+                "the filter has \(bytes.count / 8) instructions; the kernel loads at most \(maximumInstructions)")
         }
         return bytes
     }

@@ -1,6 +1,7 @@
 /* Test helper for Stage1IsolatorsTests: loads a seccomp filter (raw struct sock_filter records, as
  * SeccompPolicy.compileBPF writes them) the way the pod init does, then makes one system call.
  *   seccomp-load FILTER SYSCALL
+ *   seccomp-load FILTER --exec PROGRAM [ARG...]   (execs PROGRAM under the filter)
  * Exit status: 0 if the call succeeded or failed with an errno other than the filter's (see below),
  * else the errno; a filter that kills leaves the process dead by SIGSYS.
  * The call's own arguments are harmless: each is made to fail on its own (bad pointer, bad magic)
@@ -18,7 +19,10 @@
 #include <unistd.h>
 
 int main(int argc, char **argv) {
-    if (argc != 3) { fprintf(stderr, "usage: seccomp-load FILTER SYSCALL\n"); return 100; }
+    if (argc < 3 || (argc > 3 && strcmp(argv[2], "--exec") != 0)) {
+        fprintf(stderr, "usage: seccomp-load FILTER SYSCALL | seccomp-load FILTER --exec PROGRAM [ARG...]\n");
+        return 100;
+    }
     static struct sock_filter program[BPF_MAXINSNS];
     int fd = open(argv[1], O_RDONLY);
     if (fd < 0) { perror("open"); return 101; }
@@ -29,6 +33,10 @@ int main(int argc, char **argv) {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) { perror("no_new_privs"); return 103; }
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0) != 0) { perror("PR_SET_SECCOMP"); return 104; }
 
+    if (strcmp(argv[2], "--exec") == 0) {
+        execv(argv[3], argv + 3);
+        return 106;
+    }
     const char *name = argv[2];
     long result;
     if (strcmp(name, "getpid") == 0) result = syscall(SYS_getpid);
