@@ -261,6 +261,30 @@ import Testing
         #expect(Mounts.mountPoints(under: rkt.dataDir).isEmpty, "gc unmounts the pod")
     }
 
+    /// `--interactive`: the app gets the terminal (a pty from `script`) as its stdio and /dev/console.
+    @Test func interactiveAppGetsTheTerminal() throws {
+        guard let rkt = try runner() else { return }
+        defer { finish(rkt) }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { print("skip interactiveAppGetsTheTerminal: no script(1)"); return }
+        let command = ([rkt.binary, "--dir=\(rkt.dataDir)", "--local-config=\(rkt.localConfig)", "--system-config=\(rkt.systemConfig)",
+                        "--insecure-options=image", "run", "--interactive", "--net=none", "example.com/busybox", "--exec", "/bin/sh", "--", "-c",
+                        "tty; [ -t 0 ] && echo stdin-is-tty; read x; echo got=$x; exit 6"]).map { "'" + $0 + "'" }.joined(separator: " ")
+        let script = Process()
+        script.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        script.arguments = ["-qec", command, "/dev/null"]
+        let input = Pipe(), output = Pipe()
+        script.standardInput = input
+        script.standardOutput = output
+        try script.run()
+        input.fileHandleForWriting.write(Data("typed-line\n".utf8))
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        script.waitUntilExit()
+        #expect(script.terminationStatus == 6, "\(text)")
+        #expect(text.contains("/dev/console"), "\(text)")
+        #expect(text.contains("stdin-is-tty"))
+        #expect(text.contains("got=typed-line"))
+    }
+
     @Test func nspawnPassesTheConformanceKit() throws {
         guard isRoot, let aci = Self.aci, let binary = RktRunner.locateBinary(), RktRunner.imagesDir != nil else {
             print("skip nspawnPassesTheConformanceKit: needs root, stage1-nspawn.aci and the rkt binary"); return
