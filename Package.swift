@@ -136,7 +136,7 @@ let package = Package(
         .testTarget(name: "RktFetchTests", dependencies: ["RktFetch", "RktStore", "RktOS", "RktTypes", "RktTestSupport"]),
         .testTarget(name: "Stage1IsolatorsTests", dependencies: ["Stage1Isolators", "Stage1Protocol"], exclude: ["Fixtures"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
-        .testTarget(name: "CNIBridgeTests", dependencies: ["Netlink", "RktOS"]),
+        .testTarget(name: "CNIBridgeTests", dependencies: ["Netlink", "RktOS", "cni-bridge"]),  // cni-bridge: so `swift test` rebuilds the binary the tests run
         .testTarget(name: "RktNetworkTests", dependencies: ["RktNetwork", "RktOS", "Stage1Protocol"]),
         // Drives the built `rkt` binary; root-only cases skip with a printed reason.
         .testTarget(name: "IntegrationTests", dependencies: ["RktTypes", "RktPods", "RktOS", "RktTestSupport"]),
