@@ -61,7 +61,8 @@ public struct PodPreparer {
                     trees: [String: RenderedTree] = [:]) throws {
         let pod = locked.pod
         do {
-            try FileSystem.writeAtomically(try manifest.encoded(pretty: false), to: pod.file(Pod.File.manifest), mode: 0o640)
+            // No fsync here: `markPrepared` syncs it for pods that must outlive a reboot.
+            try FileSystem.writeAtomically(try manifest.encoded(pretty: false), to: pod.file(Pod.File.manifest), mode: 0o640, sync: false)
             var useOverlay = !noOverlay
             // Stage1.
             let stage1Tree = try store.renderTree(key: stage1Key)

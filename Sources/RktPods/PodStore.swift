@@ -56,6 +56,13 @@ public struct PodStore: Sendable {
 
     /// prepare/ → prepared/, releasing the lock (rkt prepare's last step).
     public func markPrepared(_ locked: LockedPod) throws(PodError) -> Pod {
+        // A prepared pod must survive a reboot: its manifest reaches the disk before it is
+        // published. (A pod that is run right away skips this: it does not survive a reboot.)
+        let manifest = open(locked.pod.file(Pod.File.manifest), O_RDONLY | O_CLOEXEC)
+        if manifest >= 0 {
+            fsync(manifest)
+            close(manifest)
+        }
         let pod = try move(locked, to: .prepared)
         try? locked.lock.unlock()
         return pod

@@ -435,8 +435,13 @@ static void start_app(struct app *a, const sigset_t *original_mask) {
     pid_t pid = spawn_into_cgroup(a->cgroup2);
     if (pid < 0) goto cannot;
     if (pid == 0) {
-        sigprocmask(SIG_SETMASK, original_mask, NULL);
-        signal(SIGPIPE, SIG_DFL);
+        // The app starts with no signal blocked and every disposition at its default, whatever
+        // the processes before us (stage0, the planner) left in the mask we inherited.
+        (void)original_mask;
+        for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         struct report r = {STEP_STDIO, 0, -1};
         if (!plan.interactive) {
             // The app gets its own session; its output goes through us to the log and our output.
