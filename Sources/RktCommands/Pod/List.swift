@@ -37,7 +37,7 @@ struct List: ParsableCommand {
                 var row = [index == 0 ? (full ? summary.pod.uuid : String(summary.pod.uuid.prefix(8))) : "", app.name, app.imageName]
                 if full { row.append(ImageKey.short(app.imageID)) }
                 if index == 0 {
-                    row += [summary.state.rawValue, PodSummary.time(summary.pod.createdAt, full: full), PodSummary.time(summary.pod.startedAt, full: full), ""]
+                    row += [summary.state.rawValue, PodSummary.time(summary.pod.createdAt, full: full), PodSummary.time(summary.pod.startedAt, full: full), summary.networks.joined(separator: ",")]
                 } else {
                     row += ["", "", "", ""]
                 }
@@ -45,7 +45,7 @@ struct List: ParsableCommand {
             }
         }
         let json = summaries.map {
-            Entry(name: $0.pod.uuid, state: $0.state.rawValue, networks: [], app_names: $0.apps.map(\.name),
+            Entry(name: $0.pod.uuid, state: $0.state.rawValue, networks: $0.networks, app_names: $0.apps.map(\.name),
                   created_at: $0.pod.createdAt.map { Int64($0.timeIntervalSince1970 * 1e9) },
                   started_at: $0.pod.startedAt.map { Int64($0.timeIntervalSince1970 * 1e9) })
         }

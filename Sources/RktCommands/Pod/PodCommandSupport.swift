@@ -52,6 +52,8 @@ struct PodSummary {
     let state: PodState
     let apps: [(name: String, imageName: String, imageID: String)]
     let exitStatuses: [String: Int32]
+    /// `name:ip4=…` per attached network (net-info.json).
+    let networks: [String]
 
     init(pod: Pod, store: PodStore) {
         self.pod = pod
@@ -61,6 +63,7 @@ struct PodSummary {
             (app.name.rawValue, app.image.name?.rawValue ?? "", app.image.id?.description ?? "")
         } ?? []
         exitStatuses = pod.exitStatuses(appNames: apps.map(\.name))
+        networks = PodNetworking.summaries(of: pod)
     }
 
     static func time(_ date: Date?, full: Bool) -> String {

@@ -180,24 +180,26 @@ enum StageOneRun {
             apps.append(RunApp(name: app.name.rawValue, stage1Rootfs: pod.stage1Rootfs, imageID: app.image.id?.description ?? "", appManifest: resolved))
         }
         let describe = try launcher.describe()
-        // No --net: rkt's default network, or the host's for a stage1 without networking (fly).
-        let net: NetworkMode
-        var networks: [Network] = []
-        switch arguments.networks {
-        case []: net = describe.supports(.networks) ? .default : .host
-        case ["host"]: net = .host
-        case ["none"]: net = .none
-        case ["default"]: net = .default
-        default:
-            net = .list
-            networks = arguments.networks.flatMap { $0.split(separator: ",").map(String.init) }.map { entry in
-                let parts = entry.split(separator: ":", maxSplits: 1).map(String.init)
-                return Network(name: parts[0], args: parts.count > 1 ? parts[1] : nil)
-            }
+        let ipc: IPCMode = arguments.ipc.map { IPCMode(rawValue: $0) } ?? .auto
+        guard [IPCMode.auto, .private, .parent].contains(ipc) else { throw CommandError("--ipc=\(ipc.rawValue): want auto, private or parent") }
+        let (hostsMode, hostsEntries) = try PodNetworking.hosts(arguments: arguments)
+        _ = try PodNetworking.dnsConfig(arguments: arguments, fromNetworks: nil) // flag errors before any set-up
+        // --net: the pod's namespace and CNI networks are set up here, before stage1 runs; a
+        // failure undoes them, and rkt gc undoes them after the pod (Documentation/networking.md).
+        let network = try PodNetworking.prepare(pod: pod, arguments: arguments, manifest: manifest, apps: apps, describe: describe,
+                                                global: global, logger: logger)
+        let payload = RunPayload(apps: apps, net: network.net, networks: network.networks,
+                                 dns: try PodNetworking.dnsConfig(arguments: arguments, fromNetworks: describe.supports(.dns) ? network.dns : nil),
+                                 hostsMode: hostsMode, hostsEntries: hostsEntries, hostname: arguments.hostname, interactive: arguments.interactive,
+                                 insecureOptions: global.insecureOptions.enabled.map(\.rawValue).sorted(), ipc: ipc, localConfig: global.localConfig,
+                                 networkNamespace: network.namespace, networkAttachments: network.attachments)
+        do {
+            try launcher.execRun(payload, lock: running.lock, manifest: manifest, describe: describe)
+        } catch {
+            // exec did not happen (stage1 refused the request): nothing will use the networks.
+            if network.namespace != nil { try? PodNetworking.tearDown(pod: pod, global: global, logger: logger) }
+            throw error
         }
-        let payload = RunPayload(apps: apps, net: net, networks: networks, hostname: arguments.hostname, interactive: arguments.interactive,
-                                 insecureOptions: global.insecureOptions.enabled.map(\.rawValue).sorted(), localConfig: global.localConfig)
-        try launcher.execRun(payload, lock: running.lock, manifest: manifest, describe: describe)
     }
 }
 

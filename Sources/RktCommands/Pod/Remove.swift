@@ -58,6 +58,7 @@ struct GC: ParsableCommand {
         let report = try store.sweep(gracePeriod: gracePeriod.seconds) { try Stage1Cleanup.run(for: $0, global: global) }
         for uuid in report.removed { FileHandle.standardError.write(Data("gc: garbage collected pod \(uuid)\n".utf8)) }
         for failure in report.failures { FileHandle.standardError.write(Data("gc: \(failure)\n".utf8)) }
+        PodNetworking.garbageCollectNetworks(pods: store, global: global, logger: global.makeLogger("rkt.gc"))
         if !report.failures.isEmpty { throw ExitCode(ExitCodes.failure) }
     }
 }
@@ -67,6 +68,8 @@ struct GC: ParsableCommand {
 enum Stage1Cleanup {
     static func run(for pod: Pod, global: GlobalOptions) throws {
         let logger = global.makeLogger("rkt.gc")
+        // stage0 set up the pod's networks, so stage0 tears them down (CNI DEL, netns, ports).
+        try PodNetworking.tearDown(pod: pod, global: global, logger: logger)
         let launcher: Stage1Launcher
         do { launcher = try Stage1Launcher(pod: pod, logger: logger, debug: global.debug) } catch {
             logger.debug("no stage1 to call for gc: \(error)", metadata: ["pod": "\(pod.uuid)"])

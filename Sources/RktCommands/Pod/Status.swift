@@ -41,7 +41,7 @@ struct Status: ParsableCommand {
             var lines = ["state=\(summary.state.rawValue)"]
             if let created = pod.createdAt { lines.append("created=\(Output.absoluteTime(created))") }
             if let started = pod.startedAt { lines.append("started=\(Output.absoluteTime(started))") }
-            lines.append("networks=")
+            lines.append("networks=" + summary.networks.joined(separator: ","))
             if let pid = pod.pid { lines.append("pid=\(pid)") }
             lines.append("exited=\(summary.state.isExited)")
             for app in summary.apps {
@@ -49,7 +49,7 @@ struct Status: ParsableCommand {
             }
             Output.print(lines.joined(separator: "\n") + "\n")
         case .json, .jsonPretty:
-            let entry = Entry(name: pod.uuid, state: summary.state.rawValue, networks: [], app_names: summary.apps.map(\.name), pid: pod.pid,
+            let entry = Entry(name: pod.uuid, state: summary.state.rawValue, networks: summary.networks, app_names: summary.apps.map(\.name), pid: pod.pid,
                               exit_code: summary.exitStatuses,
                               created_at: pod.createdAt.map { Int64($0.timeIntervalSince1970 * 1e9) },
                               started_at: pod.startedAt.map { Int64($0.timeIntervalSince1970 * 1e9) })
