@@ -11,6 +11,7 @@ sh images/stage1-nspawn/build.sh
 install -m 0755 .build/release/rkt /usr/local/bin/rkt
 install -D -m 0644 images/out/stage1-fly.aci /usr/lib/rkt/stage1-images/stage1-fly.aci
 install -D -m 0644 images/out/stage1-nspawn.aci /usr/lib/rkt/stage1-images/stage1-nspawn.aci
+install -D -m 0755 .build/release/cni-bridge /usr/lib/rkt/plugins/net/cni-bridge
 rkt fetch --insecure-options=image images/out/busybox.aci
 rkt run --insecure-options=image images/out/busybox.aci --exec /bin/echo -- hello from a rkt pod
 rkt list
