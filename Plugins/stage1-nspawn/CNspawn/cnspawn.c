@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -77,4 +78,9 @@ int rkt_nspawn_set_cloexec(int fd, int on) {
     int flags = fcntl(fd, F_GETFD);
     if (flags < 0) return -1;
     return fcntl(fd, F_SETFD, on ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC));
+}
+
+int rkt_nspawn_is_cgroup2(const char *path) {
+    struct statfs fs;
+    return statfs(path, &fs) == 0 && fs.f_type == 0x63677270 ? 1 : 0;
 }

@@ -1,3 +1,4 @@
+import CNspawn
 import Foundation
 import Glibc
 import Stage1Kit
@@ -17,38 +18,33 @@ struct CgroupHierarchy: Equatable {
     /// CPUs until someone copies them in, and rkt's isolators do not use it.
     static let v1Controllers: Set<String> = ["memory", "cpu", "cpuacct", "pids", "blkio", "freezer", "devices"]
 
-    /// The hierarchies of this host that pods use, from /proc/self/mountinfo and /proc/self/cgroup.
-    static func discover() -> [CgroupHierarchy] {
-        guard let mountinfo = readFile("/proc/self/mountinfo"), let cgroupFile = readFile("/proc/self/cgroup") else { return [] }
-        var own: [String: String] = [:]  // controllers list (or "" for v2) -> path
+    /// The hierarchies of this host that pods use: where this process sits in each (from
+    /// /proc/self/cgroup) under the standard mount points, told apart with statfs. Reading
+    /// /proc/self/mountinfo instead costs milliseconds on a host with many mounts.
+    static func discover(root: String = "/sys/fs/cgroup") -> [CgroupHierarchy] {
+        guard let cgroupFile = readFile("/proc/self/cgroup") else { return [] }
+        var v1: [(controllers: String, path: String)] = []
+        var v2Path: String?
         for line in String(decoding: cgroupFile, as: UTF8.self).split(separator: "\n") {
             let f = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
             guard f.count == 3 else { continue }
-            own[String(f[1])] = String(f[2])
+            if f[0] == "0" && f[1].isEmpty { v2Path = String(f[2]) } else if !f[1].isEmpty, !f[1].hasPrefix("name=") { v1.append((String(f[1]), String(f[2]))) }
+        }
+        func isCgroup2(_ path: String) -> Bool { rkt_nspawn_is_cgroup2(path) == 1 }
+        if isCgroup2(root) {
+            // A cgroup v2 host: one hierarchy, holding every controller.
+            guard let v2Path else { return [] }
+            return [CgroupHierarchy(name: "", controllers: [], mountPoint: root, isV2: true, ownPath: v2Path)]
         }
         var out: [CgroupHierarchy] = []
-        for line in String(decoding: mountinfo, as: UTF8.self).split(separator: "\n") {
-            let halves = line.components(separatedBy: " - ")
-            guard halves.count == 2 else { continue }
-            let left = halves[0].split(separator: " "), right = halves[1].split(separator: " ")
-            guard left.count >= 5, right.count >= 3, left[3] == "/" else { continue }
-            let mountPoint = MountInfo.unescape(left[4])
-            switch right[0] {
-            case "cgroup2":
-                guard let path = own[""] else { continue }
-                out.append(CgroupHierarchy(name: "unified", controllers: [], mountPoint: mountPoint, isV2: true, ownPath: path))
-            case "cgroup":
-                let options = right[2].split(separator: ",").map(String.init)
-                let controllers = options.filter { v1Controllers.contains($0) }
-                guard !controllers.isEmpty, !options.contains(where: { $0.hasPrefix("name=") }) else { continue }
-                // /proc/self/cgroup lists the hierarchy by all its controllers, in kernel order.
-                guard let key = own.keys.first(where: { Set($0.split(separator: ",").map(String.init)).isSuperset(of: controllers) && !$0.isEmpty })
-                else { continue }
-                if out.contains(where: { $0.mountPoint == mountPoint }) { continue }
-                out.append(CgroupHierarchy(name: key, controllers: controllers, mountPoint: mountPoint, isV2: false, ownPath: own[key]!))
-            default:
-                continue
-            }
+        for (controllers, path) in v1 {
+            let wanted = controllers.split(separator: ",").map(String.init).filter { v1Controllers.contains($0) }
+            let mountPoint = root + "/" + controllers
+            guard !wanted.isEmpty, isDirectory(mountPoint) else { continue }
+            out.append(CgroupHierarchy(name: controllers, controllers: wanted, mountPoint: mountPoint, isV2: false, ownPath: path))
+        }
+        if let v2Path, isCgroup2(root + "/unified") {
+            out.append(CgroupHierarchy(name: "unified", controllers: [], mountPoint: root + "/unified", isV2: true, ownPath: v2Path))
         }
         return out
     }

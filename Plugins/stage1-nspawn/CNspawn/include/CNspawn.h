@@ -30,6 +30,9 @@ enum rkt_nspawn_step {
 int rkt_nspawn_clone_init(int ns, int netns_fd, const char *path, char *const *argv, char *const *envp,
                           pid_t *pid_out, int *step_out, int *errno_out);
 
+/// 1 when `path` is the root of a cgroup2 file system (statfs magic), else 0.
+int rkt_nspawn_is_cgroup2(const char *path);
+
 /// Clears or sets FD_CLOEXEC on `fd`. Returns 0 or -1.
 int rkt_nspawn_set_cloexec(int fd, int on);
 
