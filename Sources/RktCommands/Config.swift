@@ -3,7 +3,7 @@ import Foundation
 
 /// `rkt config`: the merged stage0 configuration as JSON.
 struct Config: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print configuration for each stage in JSON format")
+    static let configuration = CommandConfiguration(commandName: "config", abstract: "Print configuration for each stage in JSON format")
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
 

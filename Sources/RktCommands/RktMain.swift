@@ -4,6 +4,8 @@ import Foundation
 /// The `rkt` command tree. The executable only calls `RktMain.main()`.
 public struct RktMain: ParsableCommand {
     public static let configuration = CommandConfiguration(
+        // Every command names itself: ArgumentParser otherwise derives the name with
+        // String(describing:) on the type, a conformance scan per command at every start.
         commandName: "rkt",
         abstract: "rkt, the pod-native App Container runtime",
         version: RktVersion.rkt,

@@ -3,7 +3,7 @@ import Foundation
 
 /// `rkt version`.
 struct Version: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the version and exit")
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the version and exit")
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
 

@@ -6,7 +6,7 @@ import RktPods
 
 /// `rkt export UUID OUT.aci`: an exited pod's app, with the changes it made, as a new ACI.
 struct Export: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Export an app from an exited pod to an ACI file")
+    static let configuration = CommandConfiguration(commandName: "export", abstract: "Export an app from an exited pod to an ACI file")
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @Option(help: "name of the app to export within the specified pod") var app: String?

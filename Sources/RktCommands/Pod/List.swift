@@ -5,7 +5,7 @@ import RktStore
 
 /// `rkt list`: one row per app, pod columns on the pod's first row.
 struct List: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List pods")
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List pods")
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
 

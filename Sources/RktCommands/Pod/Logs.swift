@@ -7,7 +7,7 @@ import Stage1Protocol
 /// per-app logs the stage1 keeps in the pod directory (`logs/<app>.log`, Documentation/stage1-protocol.md).
 /// rkt itself never had this (rkt/rkt#3082).
 struct Logs: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the output of a pod's apps")
+    static let configuration = CommandConfiguration(commandName: "logs", abstract: "Print the output of a pod's apps")
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @OptionGroup var selection: PodSelection

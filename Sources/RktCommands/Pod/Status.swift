@@ -4,7 +4,7 @@ import RktPods
 
 /// `rkt status UUID`: `key=value` lines, or JSON.
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check the status of a rkt pod")
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Check the status of a rkt pod")
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @OptionGroup var selection: PodSelection

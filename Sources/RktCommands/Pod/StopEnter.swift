@@ -5,7 +5,7 @@ import Stage1Protocol
 
 /// `rkt stop UUID...`: ask stage1 to stop each running pod (TERM, or KILL with `--force`).
 struct Stop: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop a pod")
+    static let configuration = CommandConfiguration(commandName: "stop", abstract: "Stop a pod")
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @OptionGroup var selection: PodSelection
@@ -40,7 +40,7 @@ struct Stop: ParsableCommand {
 
 /// `rkt enter [--app NAME] UUID [CMD ARGS...]`: run a command inside a running app.
 struct Enter: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Enter the namespaces of an app within a rkt pod")
+    static let configuration = CommandConfiguration(commandName: "enter", abstract: "Enter the namespaces of an app within a rkt pod")
 
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @Option(help: "name of the app to enter within the specified pod") var app: String?
