@@ -70,6 +70,15 @@ import Testing
         #expect(lines[8] == "4", "no host descriptor leaks into the app")
         #expect(uuid.count == 36)
 
+        // --ipc=parent shares the host's IPC namespace; hosts entries and DNS servers from the flags.
+        let shared = try sh(rkt, "readlink /proc/self/ns/ipc; cat /etc/hosts /etc/resolv.conf",
+                            flags: ["--net=none", "--ipc=parent", "--hosts-entry=10.1.2.3=db.example", "--dns=10.0.0.53", "--dns-search=example.com"])
+        #expect(shared.status == 0, "\(shared.stderr)")
+        #expect(shared.lines.first == (try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/ipc")))
+        #expect(shared.stdout.contains("10.1.2.3\tdb.example") || shared.stdout.contains("10.1.2.3 db.example"), "\(shared.stdout)")
+        #expect(shared.stdout.contains("nameserver 10.0.0.53"))
+        #expect(shared.stdout.contains("search example.com"))
+
         let host = try sh(rkt, "cat /proc/net/dev | wc -l", flags: ["--net=host"])
         let hostLines = try String(contentsOfFile: "/proc/net/dev", encoding: .utf8).split(separator: "\n").count
         #expect(host.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "\(hostLines)", "--net=host shares the host's network")
