@@ -4,7 +4,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 # SwiftPM passes only the dynamic `pkg-config --libs`; a static link needs the whole closure.
-static_libs="archive nettle acl lzma zstd lz4 bz2 z xml2 icuuc icudata crypto sqlite3 stdc++ m"
+static_libs="archive nettle acl lzma zstd lz4 bz2 z xml2 icuuc icudata ssl crypto sqlite3 stdc++ m"
 link=""
 for l in $static_libs; do link="$link -Xlinker -l$l"; done
 # shellcheck disable=SC2086

@@ -18,6 +18,7 @@ public struct RktMain: ParsableCommand {
             Logs.self,
             Export.self,
             Fetch.self,
+            Trust.self,
             Image.self,
             List.self,
             Status.self,

@@ -18,13 +18,23 @@ extension ImageStore {
         var report = StoreGCReport()
         report.removedLeftovers = try removeLeftovers()
         let cutoff = now.addingTimeInterval(-gracePeriod)
-        for image in try allImages() where image.lastUsed < cutoff {
-            do {
-                try remove(key: image.key)
-                report.removedImages.append(image)
-            } catch where error.kind == .notFound {
-                continue
+        // An image another image lists as a dependency (a registry layer, an appc base image)
+        // stays while that image does; once it goes, its dependencies may go in the next round.
+        var remaining = try allImages()
+        while true {
+            let used = try dependents(among: remaining)
+            let expired = remaining.filter { $0.lastUsed < cutoff && used[$0.key] == nil }
+            if expired.isEmpty { break }
+            for image in expired {
+                do {
+                    try remove(key: image.key, checkDependents: false)
+                    report.removedImages.append(image)
+                } catch where error.kind == .notFound {
+                    continue
+                }
             }
+            let gone = Set(expired.map(\.key))
+            remaining.removeAll { gone.contains($0.key) }
         }
         report.removedTrees = try removeUnreferencedTrees(referenced: referencedTrees)
         return report

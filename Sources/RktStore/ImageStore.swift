@@ -69,8 +69,11 @@ public final class ImageStore {
 
     /// Imports an ACI file (plain or compressed) in one streaming pass and returns its index row.
     /// Importing an image that is already stored returns the existing image.
+    /// `approve`, when given, sees the validated manifest before anything is published (fetch checks
+    /// signatures and requested labels there); its error aborts the import with nothing stored and
+    /// comes back as the `cause` of an `.invalidImage` error.
     @discardableResult
-    public func importImage(path: String, latest: Bool = false) throws(StoreError) -> ImageInfo {
+    public func importImage(path: String, latest: Bool = false, approve: ((ImageManifest) throws -> Void)? = nil) throws(StoreError) -> ImageInfo {
         let tmpPath = layout.tmp + "/import-" + randomSuffix()
         let tmpLock: FileLock
         do {
@@ -87,6 +90,17 @@ public final class ImageStore {
         } catch {
             throw StoreError.archive(error)
         }
+        if let approve {
+            let manifest = try Self.validatedManifest(imported.manifest)
+            do { try approve(manifest) } catch { throw StoreError(.invalidImage, "\(error)", cause: error) }
+        }
+        return try commitImport(imported, tmpPath: tmpPath, tmpFD: tmpLock.fd, latest: latest)
+    }
+
+    /// Publishes an image whose uncompressed tar is at `tmpPath` (in cas/tmp, locked by the caller,
+    /// who removes it afterwards if it is still there): renames it into place as the blob, writes
+    /// the manifest and commits the index row.
+    func commitImport(_ imported: ImportedACI, tmpPath: String, tmpFD: Int32, latest: Bool) throws(StoreError) -> ImageInfo {
         let manifest = try Self.validatedManifest(imported.manifest)
         let key = ImageKey.key(fromDigestHex: imported.sha512Hex)
         logger.debug("imported image", metadata: ["key": "\(key)", "name": "\(manifest.name.rawValue)", "compression": "\(imported.compression)"])
@@ -96,10 +110,10 @@ public final class ImageStore {
         do {
             let blob = layout.blobPath(key)
             if !FileSystem.isRegularFile(blob) {
-                try sysCall("fsync", path: tmpPath) { fsync(tmpLock.fd) }
+                try sysCall("fsync", path: tmpPath) { fsync(tmpFD) }
                 let shardDir = (blob as NSString).deletingLastPathComponent
                 try FileSystem.makeDirectories(shardDir, mode: 0o2770)
-                try sysCall("chmod", path: tmpPath) { fchmod(tmpLock.fd, 0o660) }
+                try sysCall("chmod", path: tmpPath) { fchmod(tmpFD, 0o660) }
                 try FileSystem.rename(tmpPath, to: blob)
                 FileSystem.syncDirectory(shardDir)
             }
@@ -214,8 +228,14 @@ public final class ImageStore {
     // MARK: Removal
 
     /// Removes an image from the index, then its files. Rendered trees go at the next `image gc`,
-    /// because a pod may still be using them.
-    public func remove(key: String) throws(StoreError) {
+    /// because a pod may still be using them. An image that another stored image lists as a
+    /// dependency (e.g. a registry layer) is refused unless `checkDependents` is false.
+    public func remove(key: String, checkDependents: Bool = true) throws(StoreError) {
+        if checkDependents, let users = try dependents()[key], !users.isEmpty {
+            var names: [String] = []
+            for user in users.sorted() { names.append(try image(key: user)?.name ?? user) }
+            throw StoreError(.dependency, "image \(ImageKey.short(key)) is a dependency of \(names.joined(separator: ", ")): remove \(users.count == 1 ? "it" : "them") first")
+        }
         let keyLock = try lockImage(key)
         defer { _ = keyLock }
         let removed = try db.transaction { () throws(StoreError) -> Bool in

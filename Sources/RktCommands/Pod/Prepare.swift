@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RktFetch
 import RktOS
 import RktPods
 import RktStore
@@ -34,19 +35,17 @@ struct PodLaunch {
         pods = PodStore(dataDir: store.layout.dataDir)
     }
 
-    /// Each app's image, from the store or imported from a file (network fetching comes later).
+    /// Each app's image: from the store, a file, a URL or discovery (rkt's default pull policy here is `new`).
     func resolveImages() throws -> [PodPreparer.AppImage] {
         var images: [PodPreparer.AppImage] = []
         for app in arguments.apps {
-            switch try ImageSource.parse(app.image) {
-            case .file(let path):
-                images.append(PodPreparer.AppImage(key: try store.importImage(path: path).key))
-            case .name(let name):
-                let info = try store.resolve(name)
-                images.append(PodPreparer.AppImage(key: info.key))
-            case .url(let url), .docker(let url):
-                throw CommandError("image \(url): fetching from the network is not supported yet; fetch it to a file first")
-            }
+            // Files, URLs and names (discovery) under the pull policy, signatures checked (Fetch.swift).
+            let policy = try arguments.pullPolicy.map { (text: String) throws -> PullPolicy in
+                guard let value = PullPolicy(rawValue: text) else { throw CommandError("invalid --pull-policy \(text): want new, update or never") }
+                return value
+            } ?? .new
+            let resolver = ImageResolver(global: global, store: store, pullPolicy: policy, logger: logger)
+            images.append(PodPreparer.AppImage(key: try resolver.resolve(app.image, signature: app.signature).key))
         }
         return images
     }
