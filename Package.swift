@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "stage1-fly", targets: ["stage1-fly"]),
         .executable(name: "stage1-nspawn", targets: ["stage1-nspawn"]),
         .executable(name: "rkt-pod-init", targets: ["rkt-pod-init"]),
+        .executable(name: "stage1-kvm", targets: ["stage1-kvm"]),
         .executable(name: "cni-bridge", targets: ["cni-bridge"]),
     ],
     dependencies: [
@@ -118,6 +119,14 @@ let package = Package(
         .executableTarget(
             name: "stage1-nspawn", dependencies: ["Stage1Protocol", "Stage1Kit", "Stage1Isolators", "CNspawn"], path: "Plugins/stage1-nspawn/Planner"),
         .executableTarget(name: "rkt-pod-init", path: "Plugins/stage1-nspawn/PodInit"),
+
+        // The kvm stage1 (Plugins/stage1-kvm/README.md): one VM per pod through libvirt's embedded
+        // QEMU driver (no libvirtd). `stage1-kvm` plans and supervises (Swift, linked to libvirt);
+        // the guest's PID 1 (GuestInit, C) is compiled into the initramfs by images/stage1-kvm/build.sh.
+        .systemLibrary(name: "CLibvirt", path: "Plugins/stage1-kvm/CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
+        .executableTarget(
+            name: "stage1-kvm", dependencies: ["Stage1Protocol", "Stage1Kit", "CLibvirt"], path: "Plugins/stage1-kvm/Supervisor"),
+        .testTarget(name: "Stage1KVMTests"),
 
         // Our CNI bridge plugin (Plugins/cni-bridge/README.md): bridge + veth, host-local IPAM, netlink.
         .executableTarget(
