@@ -8,9 +8,11 @@ sh scripts/build.sh
 sh images/build.sh
 sh images/stage1-fly/build.sh
 sh images/stage1-nspawn/build.sh
+sh images/stage1-kvm/build.sh
 install -m 0755 .build/release/rkt /usr/local/bin/rkt
 install -D -m 0644 images/out/stage1-fly.aci /usr/lib/rkt/stage1-images/stage1-fly.aci
 install -D -m 0644 images/out/stage1-nspawn.aci /usr/lib/rkt/stage1-images/stage1-nspawn.aci
+install -D -m 0644 images/out/stage1-kvm.aci /usr/lib/rkt/stage1-images/stage1-kvm.aci
 install -D -m 0755 .build/release/cni-bridge /usr/lib/rkt/plugins/net/cni-bridge
 rkt fetch --insecure-options=image images/out/busybox.aci
 rkt run --insecure-options=image images/out/busybox.aci --exec /bin/echo -- hello from a rkt pod

@@ -8,9 +8,11 @@ sh scripts/build.sh
 sh images/build.sh
 sh images/stage1-fly/build.sh
 sh images/stage1-nspawn/build.sh
+sh images/stage1-kvm/build.sh
 export RKT_BINARY="$PWD/.build/release/rkt"
 export RKT_STAGE1_FLY_BINARY="$PWD/.build/release/stage1-fly"
 export RKT_STAGE1_FLY_ACI="$PWD/images/out/stage1-fly.aci"
 export RKT_STAGE1_NSPAWN_ACI="$PWD/images/out/stage1-nspawn.aci"
+export RKT_STAGE1_KVM_ACI="$PWD/images/out/stage1-kvm.aci"
 export RKT_TEST_IMAGES="$PWD/images/out"
 swift test
