@@ -4,7 +4,7 @@
 #   - unshare --pid --mount --uts --ipc --net --fork + chroot (the limit: namespaces, nothing else)
 #   - runc run (OCI bundle)
 #   - systemd-nspawn --register=no --keep-unit (this host's PID 1 is not systemd)
-#   - podman run --network none --rootfs
+#   - podman run --network none --rootfs (ulimits set to 1024: podman's defaults exceed this host's hard limits)
 # as ratios, plus the supervisor's (rkt-pod-init's) RSS in a running pod.
 # Targets (issue 4): <= 1.0x runc, <= 0.15x podman, supervisor <= 2 MB RSS.
 # Needs root, hyperfine, runc; installs systemd-container and podman when missing.
@@ -49,7 +49,7 @@ hyperfine -N --warmup 3 --runs ${RUNS:-30} --export-json "$out/run.json" \
     "$rkt --dir=$dir --insecure-options=image run --net=none example.com/busybox --exec /bin/true" \
     "runc run --bundle $out/bundle rkt-bench" \
     "systemd-nspawn --quiet --register=no --keep-unit --private-network -D $rootfs /bin/true" \
-    "podman run --rm --network none --rootfs $rootfs /bin/true"
+    "podman run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --rootfs $rootfs /bin/true"
 
 # The supervisor's memory in a running pod.
 R run --net=none example.com/busybox --exec /bin/sleep -- 5 >/dev/null 2>&1 &
