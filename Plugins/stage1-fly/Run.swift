@@ -127,28 +127,9 @@ enum RunCommand {
         }
         try FlyMounts.tmpfs(target: try RootPath.resolve(root: rootfs, path: "/tmp", create: .directory), what: "/tmp")
 
-        // Parents before children: sort by depth, stable.
-        let mounts = plan.mounts.enumerated().sorted { a, b in
-            let da = a.element.path.split(separator: "/").count, db = b.element.path.split(separator: "/").count
-            return da != db ? da < db : a.offset < b.offset
-        }.map(\.element)
-        for mount in mounts {
+        for mount in VolumeMount.parentsFirst(plan.mounts) {
             let volume = mount.volume
-            let source: String
-            var recursive = false
-            switch volume.kind {
-            case "host":
-                guard let path = volume.source, path.hasPrefix("/") else {
-                    throw Stage1Error(code: .invalidRequest, msg: "host volume \(volume.name) has no absolute source")
-                }
-                guard fileExists(path) else {
-                    throw systemError("stat", path, ENOENT, msg: "the source \(path) of volume \(volume.name) does not exist")
-                }
-                source = path
-                recursive = volume.recursive ?? true
-            default:
-                source = try EmptyVolume.create(volume, podPath: podPath)
-            }
+            let (source, recursive) = try mount.hostSource(podPath: podPath)
             let target = try RootPath.resolve(root: rootfs, path: mount.path, create: isDirectory(source) ? .directory : .file)
             debug("volume \(volume.name): \(source) on \(target)\(mount.readOnly ? " (ro)" : "")\(recursive ? " (rec)" : "")")
             try FlyMounts.bind(

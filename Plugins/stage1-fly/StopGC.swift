@@ -7,14 +7,7 @@ import Stage1Kit
 enum StopCommand {
     static func execute(_ request: Stage1Request, _ stop: StopPayload) throws(Stage1Error) {
         let notRunning = { (details: String) in Stage1Error(code: .podNotRunning, msg: "the pod is not running", details: details) }
-        // The pod runs while its lock is held; a shared lock we can take means nobody holds it.
-        let fd = open(request.pod.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw notRunning("\(request.pod.path): \(errnoString(errno))") }
-        let unlocked = flock(fd, LOCK_SH | LOCK_NB) == 0
-        close(fd)
-        if unlocked { throw notRunning("the pod lock is not held") }
-        let files = PodFiles(pod: request.pod)
-        guard let (pid, _) = files.readPID() else { throw notRunning("no pid file in \(request.pod.path)") }
+        let pid = try PodLock.runningPID(request.pod)
         // Guard against a recycled pid: the app is chrooted into one of the pod's app rootfses.
         if let podPath = try? canonicalPath(request.pod.path), let root = processRoot(pid) {
             let roots = GCCommand.appRootfses(podPath: podPath, stage1Rootfs: request.pod.stage1Rootfs).map(\.rootfs)
@@ -22,13 +15,7 @@ enum StopCommand {
                 throw notRunning("process \(pid) has root \(root), which is not an app of this pod")
             }
         }
-        let signal = stop.force ? SIGKILL : SIGTERM
-        guard kill(pid, signal) == 0 else {
-            let code = errno
-            if code == ESRCH { throw notRunning("process \(pid) does not exist") }
-            throw systemError("kill", "\(pid)", code)
-        }
-        debug("sent signal \(signal) to pid \(pid)")
+        try PodLock.signal(pid, stop.force ? SIGKILL : SIGTERM)
     }
 }
 

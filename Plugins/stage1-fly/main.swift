@@ -1,40 +1,8 @@
 // stage1-fly: rkt's fly stage1 behind the JSON stage1 protocol (Documentation/stage1-protocol.md).
 // One app, chrooted into its rootfs, in the host's namespaces. Synchronous and single-threaded on
 // purpose: no Dispatch, no async, so the fork in CFly happens in a one-thread process.
-import Foundation
-import Glibc
-import Stage1Protocol
 import Stage1Kit
 
-/// The command named in the request file, for choosing where an unparsable request's error goes
-/// (stderr for the exec'd `run`/`enter`, stdout otherwise).
-func commandHint() -> Stage1Command? {
-    guard let path = ProcessInfo.processInfo.environment[Stage1Protocol.requestEnvironmentVariable],
-          let data = readFile(path),
-          let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-          let name = object["command"] as? String
-    else { return nil }
-    return Stage1Command(rawValue: name)
-}
-
-do throws(Stage1Error) {
-    let request = try Stage1Request.readFromEnvironment()
-    debugEnabled = request.debug
-    switch request.payload {
-    case .describe:
-        Stage1Response.write(DescribeResponse(name: Fly.name, version: Fly.version, features: Fly.features))
-    case .run(let payload):
-        do throws(Stage1Error) { try RunCommand.execute(request, payload) } catch { error.exit(for: .run) }
-    case .enter(let payload):
-        do throws(Stage1Error) { try EnterCommand.execute(request, payload) } catch { error.exit(for: .enter) }
-    case .stop(let payload):
-        try StopCommand.execute(request, payload)
-        Stage1Response.write(OKResponse())
-    case .gc:
-        try GCCommand.execute(request)
-        Stage1Response.write(OKResponse())
-    }
-    exit(0)
-} catch {
-    error.exit(for: commandHint())
-}
+Stage1Plugin.main(
+    name: Fly.name, version: Fly.version, features: Fly.features,
+    commands: .init(run: RunCommand.execute, enter: EnterCommand.execute, stop: StopCommand.execute, gc: GCCommand.execute))

@@ -7,21 +7,10 @@ import Stage1Kit
 /// apps as killed and exits. Both forms end the VM at once: there is no graceful guest stop yet.
 enum StopCommand {
     static func execute(_ request: Stage1Request, _ stop: StopPayload) throws(Stage1Error) {
-        let notRunning = { (details: String) in Stage1Error(code: .podNotRunning, msg: "the pod is not running", details: details) }
-        let fd = open(request.pod.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw notRunning("\(request.pod.path): \(errnoString(errno))") }
-        let unlocked = flock(fd, LOCK_SH | LOCK_NB) == 0
-        close(fd)
-        if unlocked { throw notRunning("the pod lock is not held") }
-        let files = PodFiles(pod: request.pod)
-        guard let (pid, _) = files.readPID() else { throw notRunning("no pid file in \(request.pod.path)") }
+        let pid = try PodLock.runningPID(request.pod)
         // SIGTERM either way: a SIGKILLed supervisor would leave QEMU running.
-        guard kill(pid, SIGTERM) == 0 else {
-            let code = errno
-            if code == ESRCH { throw notRunning("process \(pid) does not exist") }
-            throw systemError("kill", "\(pid)", code)
-        }
-        debug("sent SIGTERM to the supervisor \(pid)")
+        _ = stop
+        try PodLock.signal(pid, SIGTERM)
     }
 }
 

@@ -94,27 +94,9 @@ enum PodFilesystem {
 
     /// Host and empty volumes, parents before children, as stage1-fly mounts them.
     static func addVolumes(to plan: inout PlanWriter, app: AppPlan, podPath: String) throws(Stage1Error) {
-        let mounts = app.mounts.enumerated().sorted { a, b in
-            let da = a.element.path.split(separator: "/").count, db = b.element.path.split(separator: "/").count
-            return da != db ? da < db : a.offset < b.offset
-        }.map(\.element)
-        for mount in mounts {
+        for mount in VolumeMount.parentsFirst(app.mounts) {
             let volume = mount.volume
-            let source: String
-            var isRecursive = false
-            switch volume.kind {
-            case "host":
-                guard let path = volume.source, path.hasPrefix("/") else {
-                    throw Stage1Error(code: .invalidRequest, msg: "host volume \(volume.name) has no absolute source")
-                }
-                guard fileExists(path) else {
-                    throw systemError("stat", path, ENOENT, msg: "the source \(path) of volume \(volume.name) does not exist")
-                }
-                source = path
-                isRecursive = volume.recursive ?? true
-            default:
-                source = try EmptyVolume.create(volume, podPath: podPath)
-            }
+            let (source, isRecursive) = try mount.hostSource(podPath: podPath)
             let target = try RootPath.resolve(root: app.rootfs, path: mount.path, create: isDirectory(source) ? .directory : .file)
             debug("volume \(volume.name): \(source) on \(target)\(mount.readOnly ? " (ro)" : "")\(isRecursive ? " (rec)" : "")")
             // A device passed as a volume stays usable (rkt's block-devices.md); nothing else is.

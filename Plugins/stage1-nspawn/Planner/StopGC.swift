@@ -8,14 +8,7 @@ import Stage1Protocol
 enum StopCommand {
     static func execute(_ request: Stage1Request, _ stop: StopPayload) throws(Stage1Error) {
         let notRunning = { (details: String) in Stage1Error(code: .podNotRunning, msg: "the pod is not running", details: details) }
-        // The pod runs while its lock is held; a shared lock we can take means nobody holds it.
-        let fd = open(request.pod.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw notRunning("\(request.pod.path): \(errnoString(errno))") }
-        let unlocked = flock(fd, LOCK_SH | LOCK_NB) == 0
-        close(fd)
-        if unlocked { throw notRunning("the pod lock is not held") }
-        let files = PodFiles(pod: request.pod)
-        guard let (pid, _) = files.readPID() else { throw notRunning("no pid file in \(request.pod.path)") }
+        let pid = try PodLock.runningPID(request.pod)
         // Guard against a recycled pid: the pod's init is PID 1 of its own PID namespace.
         if let status = readFile("/proc/\(pid)/status"),
            let line = String(decoding: status, as: UTF8.self).split(separator: "\n").first(where: { $0.hasPrefix("NSpid:") }),
@@ -23,13 +16,7 @@ enum StopCommand {
         {
             throw notRunning("process \(pid) is not the pod's init")
         }
-        let signal = stop.force ? SIGKILL : SIGTERM
-        guard kill(pid, signal) == 0 else {
-            let code = errno
-            if code == ESRCH { throw notRunning("process \(pid) does not exist") }
-            throw systemError("kill", "\(pid)", code)
-        }
-        debug("sent signal \(signal) to pid \(pid)")
+        try PodLock.signal(pid, stop.force ? SIGKILL : SIGTERM)
     }
 }
 
