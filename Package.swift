@@ -125,7 +125,8 @@ let package = Package(
         // the guest's PID 1 (GuestInit, C) is compiled into the initramfs by images/stage1-kvm/build.sh.
         .systemLibrary(name: "CLibvirt", path: "Plugins/stage1-kvm/CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
         .executableTarget(
-            name: "stage1-kvm", dependencies: ["Stage1Protocol", "Stage1Kit", "CLibvirt"], path: "Plugins/stage1-kvm/Supervisor"),
+            name: "stage1-kvm", dependencies: ["Stage1Protocol", "Stage1Kit", "CLibvirt", "CKVM"], path: "Plugins/stage1-kvm/Supervisor"),
+        .target(name: "CKVM", path: "Plugins/stage1-kvm/CKVM"),
         .testTarget(name: "Stage1KVMTests"),
 
         // Our CNI bridge plugin (Plugins/cni-bridge/README.md): bridge + veth, host-local IPAM, netlink.

@@ -1,3 +1,4 @@
+import CKVM
 import CLibvirt
 import Foundation
 import Glibc
