@@ -47,7 +47,8 @@ public struct Stage1Feature: ExtensibleStringValue {
     public static let interactive: Stage1Feature = "interactive"
     /// More than one app in `run.apps`.
     public static let multipleApps: Stage1Feature = "multiple-apps"
-    /// `run.net` = `default` or `list`: networks set up through CNI.
+    /// `run.net` = `default` or `list`: the pod joins the network namespace stage0 set up through
+    /// CNI (`run.networkNamespace`).
     public static let networks: Stage1Feature = "networks"
     /// `run.privateUsers`: a user namespace with a shifted UID/GID range.
     public static let privateUsers: Stage1Feature = "private-users"
