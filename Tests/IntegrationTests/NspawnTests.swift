@@ -84,6 +84,25 @@ import Testing
         #expect(host.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "\(hostLines)", "--net=host shares the host's network")
     }
 
+    /// The default network (cni-bridge, found beside the rkt binary): the pod's eth0 gets an
+    /// address, the gateway answers, and gc leaves no namespace behind.
+    @Test func defaultNetworkThroughCNIBridge() throws {
+        guard let rkt = try runner() else { return }
+        defer { finish(rkt) }
+        let bridge = URL(fileURLWithPath: rkt.binary).deletingLastPathComponent().appendingPathComponent("cni-bridge").path
+        guard FileManager.default.isExecutableFile(atPath: bridge) else { print("skip defaultNetworkThroughCNIBridge: no cni-bridge beside \(rkt.binary)"); return }
+        let uuidFile = rkt.root + "/uuid"
+        let result = try sh(rkt, "ip -4 addr show eth0 | grep -c 'inet 172.16.28.'; ping -c1 -W2 172.16.28.1 >/dev/null && echo gateway=ok",
+                            flags: ["--uuid-file-save=\(uuidFile)"])
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+        #expect(result.lines.first == "1", "eth0 on the default network: \(result.stdout)")
+        #expect(result.stdout.contains("gateway=ok"))
+        let uuid = try String(contentsOfFile: uuidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try rkt.ok(["status", uuid]).lines.contains { $0.hasPrefix("networks=default:ip4=172.16.28.") })
+        try rkt.ok(["gc", "--grace-period=0s"])
+        #expect(!FileManager.default.fileExists(atPath: "/var/run/netns/rkt-\(uuid)"), "gc removes the pod's network namespace")
+    }
+
     @Test func defaultSecurity() throws {
         guard let rkt = try runner() else { return }
         defer { finish(rkt) }
