@@ -7,6 +7,7 @@ import RktStore
 /// `rkt fetch IMAGE...`: get images into the store and print their IDs.
 struct Fetch: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "fetch",
         abstract: "Fetch image(s) and store them in the local store",
         discussion: """
             IMAGE is a file path or file:// URL, an http(s):// URL of an ACI, or an appc name found by meta \

@@ -7,6 +7,7 @@ import RktOS
 /// (`<local-config>/trustedkeys/{root.d,prefix.d/<prefix>}/<fingerprint>`).
 struct Trust: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "trust",
         abstract: "Trust a key for image verification",
         discussion: """
             KEY is a file or an https:// URL of an armored or binary OpenPGP public key. Without KEY, the \

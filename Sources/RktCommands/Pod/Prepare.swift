@@ -110,6 +110,7 @@ extension AppSyntaxCommand {
 /// `rkt prepare IMAGE...`: lay out a pod and print its UUID.
 struct Prepare: AppSyntaxCommand {
     static let configuration = CommandConfiguration(
+        commandName: "prepare",
         abstract: "Prepare to run image(s) in a pod",
         discussion: "Takes rkt's app syntax: [flags] IMAGE [app flags] [-- args] [--- IMAGE ...]. See Documentation/commands.md.")
     static let runCommand = RunCommand.prepare
@@ -127,6 +128,7 @@ struct Prepare: AppSyntaxCommand {
 /// `rkt run IMAGE...`: prepare a pod and exec its stage1; exits with the pod's status.
 struct Run: AppSyntaxCommand {
     static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Run image(s) in a pod",
         discussion: "Takes rkt's app syntax: [flags] IMAGE [app flags] [-- args] [--- IMAGE ...]. See Documentation/commands.md.")
     static let runCommand = RunCommand.run
