@@ -57,6 +57,8 @@ public struct AppPlan {
     public var supplementaryGIDs: [UInt32]
     public var environment: [NameValue]
     public var mounts: [VolumeMount]
+    /// The app's isolators as resolved (stage0's overrides, else the pod's, else the image's).
+    public var isolators: [Isolator]
 }
 
 public enum AppConfig {
@@ -150,7 +152,8 @@ public enum AppConfig {
             name: app.name, rootfs: rootfs, exec: exec, execCandidates: execCandidates(first, path: path),
             workingDirectory: workingDirectory, uid: uid, gid: gid, supplementaryGIDs: supplementary,
             environment: environment,
-            mounts: try volumeMounts(app: app.name, resolved: resolved, pod: pod))
+            mounts: try volumeMounts(app: app.name, resolved: resolved, pod: pod),
+            isolators: resolved.isolators ?? [])
     }
 
     /// The app's environment: its variables in order (a later duplicate replaces the value of the

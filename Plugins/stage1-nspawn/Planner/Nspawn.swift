@@ -33,8 +33,6 @@ enum Nspawn {
 
 /// What `run` records per app for `enter` and `gc`.
 struct NspawnAppState: Codable {
-    var podPath: String
-    var rootfs: String
     var workingDirectory: String
     var uid: UInt32
     var gid: UInt32

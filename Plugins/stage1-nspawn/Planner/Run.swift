@@ -30,8 +30,7 @@ enum RunCommand {
         var controllers: [String: Set<String>] = [:]
         for app in planned where cgroups.limitsInV1 { controllers[app.name] = app.isolation.v1Controllers }
         cgroups.create(apps: planned.map(\.name), controllers: controllers)
-        try Stage1Files.write(Data(try JSONEncoder().encodeOrThrow(NspawnPodState(cgroupDirectories: cgroups.podDirectories))),
-                              to: stateDirectory + "/pod.json")
+        try writeJSON(NspawnPodState(cgroupDirectories: cgroups.podDirectories), to: stateDirectory + "/pod.json")
         // Without fsync, as every file of a running pod (it does not survive a reboot).
         try Stage1Files.write(Data((cgroups.subcgroup + "\n").utf8), to: files.subcgroupPath)
 
@@ -63,7 +62,8 @@ enum RunCommand {
             try addApp(app, run: run, files: files, cgroups: cgroups, hostname: hostname, operations: &plan, apps: &apps)
         }
         let planPath = stateDirectory + "/plan"
-        try PlanWriter.concatenate(plan, apps).write(to: planPath)
+        plan.append(apps)
+        try plan.write(to: planPath)
 
         let pid = try cloneInit(initPath, plan: planPath, namespaces: namespaces, netnsFD: netnsFD, debug: request.debug)
         if netnsFD >= 0 { close(netnsFD) }
@@ -141,7 +141,7 @@ enum RunCommand {
         if let seccompFile { apps.record("seccomp", seccompFile) }
 
         let state = NspawnAppState(
-            podPath: files.podPath, rootfs: rootfs, workingDirectory: appPlan.workingDirectory, uid: appPlan.uid,
+            workingDirectory: appPlan.workingDirectory, uid: appPlan.uid,
             gid: appPlan.gid, supplementaryGIDs: appPlan.supplementaryGIDs, capabilities: isolation.capabilitiesText,
             noNewPrivileges: isolation.noNewPrivileges, seccompFile: seccompFile,
             cgroupProcs: cgroups.procsFiles(app: app.name), cgroup2: cgroups.cgroup2Directory(app: app.name),
@@ -190,20 +190,6 @@ enum RunCommand {
     }
 }
 
-extension PlanWriter {
-    static func concatenate(_ first: PlanWriter, _ second: PlanWriter) -> PlanWriter {
-        var out = first
-        out.append(second)
-        return out
-    }
-}
-
-extension JSONEncoder {
-    func encodeOrThrow<T: Encodable>(_ value: T) throws(Stage1Error) -> Data {
-        do { return try encode(value) } catch { throw Stage1Error(code: .ioFailure, msg: "cannot encode \(T.self)", details: "\(error)") }
-    }
-}
-
 /// One app as planned before any cgroup or mount exists: its plan (exec, user, environment,
 /// volumes) and its isolators.
 struct PlannedApp {
@@ -220,8 +206,7 @@ struct PlannedApp {
         let rootfs = try canonicalPath(app.rootfs)
         self.app = app
         plan = try AppConfig.plan(app: app, rootfs: rootfs, pod: podManifest)
-        let resolved = try AppConfig.resolvedApp(app, pod: podManifest)
-        isolation = try AppIsolationPlan.resolve(resolved.isolators ?? [], insecureOptions: run.insecureOptions, uid: plan.uid, app: app.name)
+        isolation = try AppIsolationPlan.resolve(plan.isolators, insecureOptions: run.insecureOptions, uid: plan.uid, app: app.name)
         readOnlyRootfs = podManifest.apps?.first(where: { $0.name == app.name })?.readOnlyRootFS ?? false
         debug("app \(app.name): exec \(plan.exec), uid \(plan.uid), gid \(plan.gid), caps \(isolation.capabilitiesText ?? "all"), seccomp \(isolation.seccomp == nil ? "off" : "on")")
     }

@@ -427,7 +427,7 @@ static pid_t spawn_into_cgroup(const char *dir) {
     return pid;
 }
 
-static void start_app(struct app *a, const sigset_t *original_mask) {
+static void start_app(struct app *a) {
     int report[2], out[2] = {-1, -1}, err[2] = {-1, -1};
     if (pipe2(report, O_CLOEXEC) != 0) goto cannot;
     if (!plan.interactive && (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)) goto cannot;
@@ -437,7 +437,6 @@ static void start_app(struct app *a, const sigset_t *original_mask) {
     if (pid == 0) {
         // The app starts with no signal blocked and every disposition at its default, whatever
         // the processes before us (stage0, the planner) left in the mask we inherited.
-        (void)original_mask;
         for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
         sigset_t none;
         sigemptyset(&none);
@@ -498,6 +497,37 @@ static void signal_apps(int sig) {
     }
 }
 
+// The apps' open output pipes, for poll(2), after `first` slots the caller fills itself.
+struct pipe_set {
+    struct pollfd fds[1 + 2 * MAX_APPS];
+    struct app *owners[1 + 2 * MAX_APPS];
+    int streams[1 + 2 * MAX_APPS];  // 1 stdout, 2 stderr
+    int n, first;
+};
+
+static void collect_pipes(struct pipe_set *set, int first) {
+    set->n = set->first = first;
+    for (int i = 0; i < plan.napps; i++) {
+        struct app *a = &plan.apps[i];
+        int fds[2] = {a->out_fd, a->err_fd};
+        for (int k = 0; k < 2; k++) {
+            if (fds[k] < 0) continue;
+            set->fds[set->n] = (struct pollfd){.fd = fds[k], .events = POLLIN};
+            set->owners[set->n] = a;
+            set->streams[set->n] = k + 1;
+            set->n++;
+        }
+    }
+}
+
+static void relay_ready(struct pipe_set *set) {
+    for (int i = set->first; i < set->n; i++) {
+        if (!(set->fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        struct app *a = set->owners[i];
+        relay(a, set->streams[i] == 1 ? &a->out_fd : &a->err_fd, set->streams[i]);
+    }
+}
+
 static int pod_init(const char *plan_path) {
     prog = "rkt-pod-init";
     if (plan_load(plan_path, &plan) != 0) {
@@ -540,11 +570,11 @@ static int pod_init(const char *plan_path) {
         }
     }
 
-    sigset_t mask, original;
+    sigset_t mask;
     sigemptyset(&mask);
     int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaddset(&mask, sigs[i]);
-    sigprocmask(SIG_BLOCK, &mask, &original);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
     signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     if (signal_fd < 0) {
         say("%s: signalfd: %s", prog, strerror(errno));
@@ -552,7 +582,7 @@ static int pod_init(const char *plan_path) {
     }
     signal(SIGPIPE, SIG_IGN);
 
-    for (int i = 0; i < plan.napps; i++) start_app(&plan.apps[i], &original);
+    for (int i = 0; i < plan.napps; i++) start_app(&plan.apps[i]);
     if (plan.ready_path) {
         // rkt/supervisor-status -> ready, replaced atomically.
         char tmp[4096];
@@ -564,55 +594,35 @@ static int pod_init(const char *plan_path) {
     int failed_status = -1;
     long long kill_at = -1;
     for (;;) {
-        int running = 0, open_pipes = 0;
-        for (int i = 0; i < plan.napps; i++) {
+        int running = 0;
+        for (int i = 0; i < plan.napps; i++)
             if (!plan.apps[i].done) running++;
-            if (plan.apps[i].out_fd >= 0) open_pipes++;
-            if (plan.apps[i].err_fd >= 0) open_pipes++;
-        }
         if (running == 0) break;
 
-        struct pollfd fds[1 + 2 * MAX_APPS];
-        struct app *owners[1 + 2 * MAX_APPS];
-        int outs[1 + 2 * MAX_APPS];
-        int n = 0;
-        fds[n].fd = signal_fd;
-        fds[n].events = POLLIN;
-        owners[n] = NULL;
-        n++;
-        for (int i = 0; i < plan.napps; i++) {
-            struct app *a = &plan.apps[i];
-            if (a->out_fd >= 0) { fds[n].fd = a->out_fd; fds[n].events = POLLIN; owners[n] = a; outs[n] = 1; n++; }
-            if (a->err_fd >= 0) { fds[n].fd = a->err_fd; fds[n].events = POLLIN; owners[n] = a; outs[n] = 2; n++; }
-        }
+        struct pipe_set set;
+        set.fds[0] = (struct pollfd){.fd = signal_fd, .events = POLLIN};
+        collect_pipes(&set, 1);
         int timeout = -1;
         if (kill_at >= 0) {
             long long left = kill_at - now_ms();
             timeout = left < 0 ? 0 : (int)left;
         }
-        int ready = poll(fds, (nfds_t)n, timeout);
+        int ready = poll(set.fds, (nfds_t)set.n, timeout);
         if (ready < 0 && errno != EINTR) break;
         if (kill_at >= 0 && now_ms() >= kill_at) {
             signal_apps(SIGKILL);
             kill_at = -1;
         }
-        for (int i = 1; i < n; i++) {
-            if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
-                struct app *a = owners[i];
-                relay(a, outs[i] == 1 ? &a->out_fd : &a->err_fd, outs[i]);
-            }
-        }
-        if (!(fds[0].revents & POLLIN)) continue;
+        relay_ready(&set);
+        if (!(set.fds[0].revents & POLLIN)) continue;
         struct signalfd_siginfo si;
         while (read(signal_fd, &si, sizeof si) == (ssize_t)sizeof si) {
-            if (si.ssi_signo != SIGCHLD) {
-                // stop: TERM the apps, KILL what is left after the timeout.
-                int sig = si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2 ? (int)si.ssi_signo : SIGTERM;
-                if (si.ssi_signo == SIGINT && plan.interactive) continue;  // the terminal sent it to the app too
-                signal_apps(sig);
-                if (kill_at < 0 && sig == SIGTERM) kill_at = now_ms() + plan.stop_timeout_ms;
-                continue;
-            }
+            if (si.ssi_signo == SIGCHLD) continue;  // reaped below
+            if (si.ssi_signo == SIGINT && plan.interactive) continue;  // the terminal sent it to the app too
+            // stop: TERM the apps (USR1/USR2 pass through), KILL what is left after the timeout.
+            int sig = si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2 ? (int)si.ssi_signo : SIGTERM;
+            signal_apps(sig);
+            if (kill_at < 0 && sig == SIGTERM) kill_at = now_ms() + plan.stop_timeout_ms;
         }
         for (;;) {
             int wstatus;
@@ -635,20 +645,12 @@ static int pod_init(const char *plan_path) {
     // Drain what the apps wrote last (a daemonized grandchild may hold a pipe: bounded wait).
     long long drain_until = now_ms() + 200;
     for (;;) {
-        struct pollfd fds[2 * MAX_APPS];
-        struct app *owners[2 * MAX_APPS];
-        int outs[2 * MAX_APPS];
-        int n = 0;
-        for (int i = 0; i < plan.napps; i++) {
-            struct app *a = &plan.apps[i];
-            if (a->out_fd >= 0) { fds[n].fd = a->out_fd; fds[n].events = POLLIN; owners[n] = a; outs[n] = 1; n++; }
-            if (a->err_fd >= 0) { fds[n].fd = a->err_fd; fds[n].events = POLLIN; owners[n] = a; outs[n] = 2; n++; }
-        }
+        struct pipe_set set;
+        collect_pipes(&set, 0);
         long long left = drain_until - now_ms();
-        if (n == 0 || left <= 0) break;
-        if (poll(fds, (nfds_t)n, (int)left) <= 0) break;
-        for (int i = 0; i < n; i++)
-            if (fds[i].revents) relay(owners[i], outs[i] == 1 ? &owners[i]->out_fd : &owners[i]->err_fd, outs[i]);
+        if (set.n == 0 || left <= 0) break;
+        if (poll(set.fds, (nfds_t)set.n, (int)left) <= 0) break;
+        relay_ready(&set);
     }
     // Whatever the apps left behind dies with the pod.
     kill(-1, SIGKILL);
