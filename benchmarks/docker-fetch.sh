@@ -2,8 +2,9 @@
 # Docker image fetch: `rkt fetch docker://...` of a ~200 MiB five-layer image from Debian's
 # docker-registry on 127.0.0.1 against `skopeo copy` of the same image to an OCI layout, in one
 # run, as a ratio; then a second image sharing all but its top layer (rkt should fetch only that
-# layer). rkt does more than skopeo: it converts each layer, stores it and renders the image's
-# tree. Needs hyperfine, docker-registry, skopeo and umoci (scripts/deps.sh).
+# layer). rkt does more than skopeo: it converts each layer, stores it and extracts it into its
+# layer tree (what pods mount as overlay lower layers); the second fetch should extract only the
+# new layer. Needs hyperfine, docker-registry, skopeo and umoci (scripts/deps.sh).
 set -eu
 cd "$(dirname "$0")/.."
 rkt=${RKT_BINARY:-$PWD/.build/release/rkt}
@@ -69,7 +70,10 @@ hyperfine -N --warmup 1 --runs 5 --export-json "$out/second.json" \
 python3 - "$out" <<'P'
 import json, sys
 out = sys.argv[1]
+means = {}
 for name in ("first", "second"):
     r = {x["command"]: x["mean"] for x in json.load(open(f"{out}/{name}.json"))["results"]}
+    means[name] = r
     print(f"{name}: rkt {r['rkt-fetch']:.3f} s, skopeo {r['skopeo-copy']:.3f} s, ratio rkt/skopeo {r['rkt-fetch'] / r['skopeo-copy']:.2f}")
+print(f"second/first fetch for rkt: {means['second']['rkt-fetch'] / means['first']['rkt-fetch']:.3f}")
 P

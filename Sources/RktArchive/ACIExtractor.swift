@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import CArchive
+import CRktShim
 import Foundation
 import RktOS
 import SystemPackage
@@ -18,11 +19,17 @@ public struct ExtractOptions: Sendable {
     public var layering: Bool
     /// Restore uid/gid from the archive; only root may.
     public var preserveOwnership: Bool
+    /// Write whiteouts in overlayfs's form instead of as files, for a tree that will be an
+    /// overlay lower layer: `.wh.NAME` becomes NAME as a 0/0 character device, `.wh..wh..opq`
+    /// sets `trusted.overlay.opaque=y` on its directory (both need root). Other `.wh..wh.`
+    /// names (aufs bookkeeping) are dropped. Ignored when `layering` (whiteouts are applied then).
+    public var overlayWhiteouts: Bool
 
-    public init(rootfsOnly: Bool = false, layering: Bool = false, preserveOwnership: Bool = geteuid() == 0) {
+    public init(rootfsOnly: Bool = false, layering: Bool = false, preserveOwnership: Bool = geteuid() == 0, overlayWhiteouts: Bool = false) {
         self.rootfsOnly = rootfsOnly
         self.layering = layering
         self.preserveOwnership = preserveOwnership
+        self.overlayWhiteouts = overlayWhiteouts
     }
 }
 
@@ -103,9 +110,12 @@ private struct Extraction {
         defer { archive_write_free(writer) }
         // Not ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS: we hand libarchive absolute paths under
         // `root` ourselves, after LayoutValidator refused absolute and escaping names.
+        // Not ARCHIVE_EXTRACT_SPARSE: it makes libarchive look for zero blocks by writing one
+        // 4 KiB block per write(2) (50,000 calls for a 200 MiB layer). Holes stored in the archive
+        // (sparse entries) are still holes: write_disk seeks over them without the flag.
         var flags = ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT
             | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL
-            | ARCHIVE_EXTRACT_FFLAGS | ARCHIVE_EXTRACT_SPARSE
+            | ARCHIVE_EXTRACT_FFLAGS
         if options.preserveOwnership { flags |= ARCHIVE_EXTRACT_OWNER }
         if options.layering { flags |= ARCHIVE_EXTRACT_UNLINK }
         archive_write_disk_set_options(writer, flags)
@@ -163,6 +173,9 @@ private struct Extraction {
                     try applyWhiteout(String(last.dropFirst(4)), in: parent, name: name)
                     return try skipData(reader, name: name)
                 }
+            } else if options.overlayWhiteouts, relative[relative.count - 1].hasPrefix(".wh.") {
+                try writeOverlayWhiteout(String(relative[relative.count - 1].dropFirst(4)), in: parent, name: name)
+                return try skipData(reader, name: name)
             }
             target = ([rootfsBase] + parent + [relative[relative.count - 1]]).joined(separator: "/")
         }
@@ -268,6 +281,38 @@ private struct Extraction {
             pending.append(contentsOf: linkTarget.split(separator: "/").map(String.init).reversed())
         }
         return resolved
+    }
+
+    /// overlayfs's whiteouts: a 0/0 character device hides NAME of the layers below; the
+    /// `trusted.overlay.opaque` xattr hides the lower layers' content of a directory.
+    private func writeOverlayWhiteout(_ hidden: String, in parent: [String], name: String) throws(ArchiveError) {
+        if hidden.hasPrefix(".wh.") && hidden != ".wh..opq" { return }  // aufs metadata (.wh..wh..plnk, ...)
+        guard hidden == ".wh..opq" || (!hidden.isEmpty && hidden != "." && hidden != "..") else {
+            throw ArchiveError.unsafe(name, "whiteout of an invalid name")
+        }
+        // The directory is written by this archive only: never create through a symlink it left.
+        var directory = rootfsBase
+        for component in parent {
+            directory += "/" + component
+            var st = stat()
+            if lstat(directory, &st) == 0 {
+                guard (st.st_mode & S_IFMT) == S_IFDIR else { throw ArchiveError.unsafe(name, "whiteout below a non-directory") }
+            } else if mkdir(directory, 0o755) != 0 {
+                throw ArchiveError.io(SystemError("mkdir", path: directory))
+            }
+        }
+        if hidden == ".wh..opq" {
+            let value: [UInt8] = [UInt8(ascii: "y")]
+            if rkt_lsetxattr(directory, "trusted.overlay.opaque", value, value.count, 0) != 0 {
+                throw ArchiveError(.io, "marking \(quoted(name)) opaque", entry: name, underlying: SystemError("setxattr trusted.overlay.opaque", path: directory))
+            }
+            return
+        }
+        let path = directory + "/" + hidden
+        do { try FileSystem.removeTree(path) } catch { throw ArchiveError.io(error) }
+        if mknod(path, S_IFCHR, 0) != 0 {
+            throw ArchiveError(.io, "writing whiteout \(quoted(name))", entry: name, underlying: SystemError("mknod", path: path))
+        }
     }
 
     private mutating func applyWhiteout(_ hidden: String, in parent: [String], name: String) throws(ArchiveError) {

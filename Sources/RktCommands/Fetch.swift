@@ -77,7 +77,8 @@ struct ImageResolver {
             pullPolicy: pullPolicy,
             keystore: Keystore(systemConfig: global.systemConfig, localConfig: global.localConfig),
             // A test hook, as in appc's discovery library: discovery pages on a non-default port.
-            discoveryPort: environment["RKT_DISCOVERY_PORT"].flatMap { Int($0) })
+            discoveryPort: environment["RKT_DISCOVERY_PORT"].flatMap { Int($0) },
+            trustKeysFromHTTPS: global.trustKeysFromHTTPS)
         return ImageFetcher(store: store, options: options, logger: global.makeLogger("rkt.image"))
     }
 

@@ -45,10 +45,10 @@ public struct PodPreparer {
             let manifest = try store.manifest(key: image.key)
             let tree = try store.renderTree(key: image.key)
             trees[image.key] = tree
-            let rootfs = tree.rootfs
-            func read(_ path: String) -> String? { (try? FileSystem.read(rootfs + path)).map { String(decoding: $0, as: UTF8.self) } }
+            // Looked up through the image's layers when it has them (Docker/OCI images).
+            func read(_ path: String) -> String? { tree.hostPath(path).flatMap { try? FileSystem.read($0) }.map { String(decoding: $0, as: UTF8.self) } }
             inputs.append(ImageInput(imageID: image.key, manifest: manifest, passwd: read("/etc/passwd"), group: read("/etc/group"),
-                                     fileOwner: { path in Self.owner(of: path, inside: rootfs) }))
+                                     fileOwner: { path in tree.owner(of: path) }))
         }
         return try PodManifestBuilder().build(arguments: arguments, images: inputs, environment: environment, environmentFiles: environmentFiles)
     }
@@ -114,7 +114,7 @@ public struct PodPreparer {
         try FileSystem.makeDirectories(target, mode: 0o755)
         var failure: SystemError?
         do throws(SystemError) {
-            try Mounts.mountOverlay(lower: tree.rootfs, upper: upper, work: work, target: target)
+            try OverlayMount.mount(lowerDirs: tree.lowerDirs, upper: upper, work: work, target: target)
         } catch {
             failure = error
         }
@@ -123,15 +123,5 @@ public struct PodPreparer {
         if required || ![ENODEV, EINVAL, EOPNOTSUPP].contains(failure.errno.rawValue) { throw failure }
         logger.warning("disabling overlay support: \(failure)")
         return false
-    }
-
-    /// Owner of a file inside an image, for users and groups given as paths. The path is resolved
-    /// lexically inside the rootfs and not followed if it is a symlink.
-    static func owner(of path: String, inside rootfs: String) -> (uid: UInt32, gid: UInt32)? {
-        let parts = path.split(separator: "/").filter { $0 != "." }
-        guard !parts.contains("..") else { return nil }
-        var st = stat()
-        guard lstat(rootfs + "/" + parts.joined(separator: "/"), &st) == 0 else { return nil }
-        return (st.st_uid, st.st_gid)
     }
 }

@@ -27,6 +27,13 @@ public final class StoreWorkFile {
     deinit { unlink(path) }
 }
 
+/// A written image that was hashed and validated, ready to be published.
+public struct CheckedImage: @unchecked Sendable {
+    // @unchecked: the work file is only read through its path and descriptor.
+    let imported: ImportedACI
+    let work: StoreWorkFile
+}
+
 /// A directory in `cas/tmp` for downloads and unpacked archives; locked while it lives, removed after.
 public final class StoreWorkDirectory {
     public let path: String
@@ -63,6 +70,12 @@ extension ImageStore {
     /// validate it exactly as `importImage` does, then renamed into place rather than copied.
     @discardableResult
     public func importWrittenImage(_ work: StoreWorkFile, latest: Bool = false) throws(StoreError) -> ImageInfo {
+        try importCheckedImage(try Self.checkWrittenImage(work), latest: latest)
+    }
+
+    /// The first half of `importWrittenImage`, which touches only the work file (hashing,
+    /// validating and syncing it), so callers may run it for several images at once.
+    public static func checkWrittenImage(_ work: StoreWorkFile) throws(StoreError) -> CheckedImage {
         let imported: ImportedACI
         do {
             imported = try ACIImporter.importACI(path: work.path, copyUncompressedTo: nil)
@@ -72,7 +85,15 @@ extension ImageStore {
         guard imported.compression == .none else {
             throw StoreError(.invalidImage, "internal error: a written image must be an uncompressed tar, not \(imported.compression)")
         }
-        return try commitImport(imported, tmpPath: work.path, tmpFD: work.fd, latest: latest)
+        // The commit syncs it again before the rename; done here, that costs nothing then.
+        do { try sysCall("fsync", path: work.path) { fsync(work.fd) } } catch { throw StoreError.io(error) }
+        return CheckedImage(imported: imported, work: work)
+    }
+
+    /// The second half of `importWrittenImage`: publishes a checked image.
+    @discardableResult
+    public func importCheckedImage(_ checked: CheckedImage, latest: Bool = false) throws(StoreError) -> ImageInfo {
+        try commitImport(checked.imported, tmpPath: checked.work.path, tmpFD: checked.work.fd, latest: latest)
     }
 
     /// For every stored image that another stored image lists as a dependency: who lists it.

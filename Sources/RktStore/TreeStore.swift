@@ -6,12 +6,22 @@ import RktArchive
 import RktOS
 import RktTypes
 
-/// A rendered image: its rootfs with every appc dependency applied, under `cas/tree/<id>`.
+/// A rendered image under `cas/tree/<id>`: either its rootfs with every appc dependency applied
+/// (flattened), or, for an image made of registry layers, the image's own rootfs (empty for a
+/// converted image) over its layers, each rendered once in a tree of its own that images share
+/// (`LayerTrees.swift`). `lowerDirs` is what an overlay mount of the image stacks.
 public struct RenderedTree: Sendable, Equatable {
     public let id: String
     public let path: String
+    /// The rootfs directories of a layered image, top first (the image's own first when it has
+    /// content); empty for a flattened tree.
+    public var layerRootfs: [String] = []
+    /// The image's own files; the whole rootfs only when the tree is flattened (`!isLayered`).
     public var rootfs: String { path + "/rootfs" }
     public var manifest: String { path + "/manifest" }
+    public var isLayered: Bool { !layerRootfs.isEmpty }
+    /// The overlay lower directories of the image's rootfs, top first.
+    public var lowerDirs: [String] { isLayered ? layerRootfs : [rootfs] }
 }
 
 /// One image in a flattened dependency list, upper image first.
@@ -64,7 +74,11 @@ extension ImageStore {
     /// rkt's tree store ID: a key over the comma-joined keys of the image and all its dependencies,
     /// so the same image renders to a new tree when one of its dependencies changes.
     public func treeID(for key: String) throws(StoreError) -> String {
-        let keys = try dependencyLayers(of: key).map(\.key)
+        treeID(try dependencyLayers(of: key))
+    }
+
+    func treeID(_ layers: [DependencyLayer]) -> String {
+        let keys = layers.map(\.key)
         var hasher = StreamingDigest()
         hasher.update(Data(keys.joined(separator: ",").utf8))
         return "deps-" + ImageKey.key(fromDigestHex: hasher.finalizeHex())
@@ -76,13 +90,28 @@ extension ImageStore {
     /// wait on the tree's lock; a tree counts only once its `rendered` marker exists.
     @discardableResult
     public func renderTree(key: String) throws(StoreError) -> RenderedTree {
-        let id = try treeID(for: key)
+        let layers = try dependencyLayers(of: key)
+        let id = treeID(layers)
+        if let layerKeys = try layeredRendering(of: layers) {
+            return try renderLayeredTree(key: key, id: id, layerKeys: layerKeys)
+        }
         let tree = RenderedTree(id: id, path: layout.treePath(id))
         let lock: FileLock
         do { lock = try FileLock.acquire(path: layout.treeLocks + "/" + id, .exclusive) } catch { throw StoreError.io(error) }
         defer { _ = lock }
         if FileSystem.exists(tree.path + "/rendered") { return tree }
+        let usage = try materializeTree(id: id, key: key) { work throws(StoreError) in
+            try render(key: key, into: work, rootfsOnly: false)
+        }
+        try db.query("UPDATE aciinfo SET treestoresize = ? WHERE blobkey = ?", [.integer(usage), .text(key)])
+        return tree
+    }
 
+    /// Writes `cas/tree/<id>` for image `key` (the caller holds the tree's lock): `fill` writes
+    /// `manifest` and `rootfs/` (and whatever else the tree keeps) into a work directory in
+    /// cas/tmp, which is hashed, marked complete and renamed into place. Returns its disk usage.
+    func materializeTree(id: String, key: String, fill: (String) throws(StoreError) -> Void) throws(StoreError) -> Int64 {
+        let path = layout.treePath(id)
         let work = layout.tmp + "/tree-" + randomSuffix()
         do {
             try FileSystem.makeDirectories(work, mode: 0o700)
@@ -90,15 +119,15 @@ extension ImageStore {
             let workLock = try FileLock(path: work)
             try workLock.lock(.exclusive)
             defer { _ = workLock }
-            try render(key: key, into: work, rootfsOnly: false)
+            try fill(work)
             let hash = try TreeHasher.hash(root: work + "/rootfs")
             try FileSystem.writeAtomically(Data(hash.utf8), to: work + "/hash", mode: 0o640)
             try FileSystem.writeAtomically(Data(key.utf8), to: work + "/image", mode: 0o640)
             // Written last: its presence is what says the tree is complete.
             try FileSystem.writeAtomically(Data(), to: work + "/rendered", mode: 0o640)
-            try FileSystem.removeTree(tree.path)
+            try FileSystem.removeTree(path)
             try sysCall("chmod", path: work) { chmod(work, 0o2700) }
-            try FileSystem.rename(work, to: tree.path)
+            try FileSystem.rename(work, to: path)
             FileSystem.syncDirectory(layout.trees)
         } catch let error as StoreError {
             try? FileSystem.removeTree(work)
@@ -110,9 +139,7 @@ extension ImageStore {
             try? FileSystem.removeTree(work)
             throw StoreError(.io, "rendering \(key): \(error)")
         }
-        let usage = FileSystem.diskUsage(tree.path)
-        try db.query("UPDATE aciinfo SET treestoresize = ? WHERE blobkey = ?", [.integer(usage), .text(key)])
-        return tree
+        return FileSystem.diskUsage(path)
     }
 
     /// Renders an image with its dependencies into `destination` (which must exist): `manifest`
@@ -175,7 +202,11 @@ extension ImageStore {
 
     /// Recomputes the tree's hash; on mismatch renders it again (rkt's `image verify`).
     public func verifyTree(key: String) throws(StoreError) -> TreeVerification {
-        let id = try treeID(for: key)
+        let layers = try dependencyLayers(of: key)
+        let id = treeID(layers)
+        if let layerKeys = try layeredRendering(of: layers) {
+            return try verifyLayeredTree(key: key, id: id, layerKeys: layerKeys)
+        }
         let tree = RenderedTree(id: id, path: layout.treePath(id))
         do {
             let lock = try FileLock.acquire(path: layout.treeLocks + "/" + id, .exclusive)
@@ -207,10 +238,11 @@ extension ImageStore {
 
     // MARK: Garbage collection
 
-    /// Removes trees not in `referenced` (those used by pods) and leftovers of killed processes.
-    /// Returns the IDs of the trees removed.
+    /// Removes trees not in `referenced` (those used by pods), except the layers of those and
+    /// the trees of layers still stored. Returns the IDs of the trees removed.
     public func removeUnreferencedTrees(referenced: Set<String>) throws(StoreError) -> [String] {
         var removed: [String] = []
+        let referenced = try treesKept(referenced: referenced)
         let ids: [String]
         do { ids = try FileSystem.listIfPresent(layout.trees) } catch { throw StoreError.io(error) }
         for id in ids where !referenced.contains(id) {

@@ -122,6 +122,84 @@ import Testing
         return FileManager.default.fileExists(atPath: path) ? path : nil
     }()
 
+    /// Layers rendered once into trees of their own and shared: a pod's rootfs is an overlay of
+    /// them (whiteouts and opaque directories honoured), `--no-overlay` flattens the same tree, a
+    /// second image costs only its new layer, and gc keeps a layer while an image uses it.
+    @Test func layerTreesSharedMountedAndCollected() throws {
+        guard let (rkt, fixture) = try setUp() else { return }
+        defer { rkt.cleanup() }
+        let trees = rkt.dataDir + "/cas/tree"
+        func layerTrees() -> Set<String> { Set(((try? FileManager.default.contentsOfDirectory(atPath: trees)) ?? []).filter { $0.hasPrefix("layer-") }) }
+        func inode(_ path: String) -> UInt64 {
+            var st = stat()
+            return lstat(path, &st) == 0 ? UInt64(st.st_ino) : 0
+        }
+        /// The layer trees an image's tree names, top first.
+        func layersOf(_ key: String) throws -> [String] {
+            let tree = try #require(try FileManager.default.contentsOfDirectory(atPath: trees).first {
+                $0.hasPrefix("deps-") && (try? String(contentsOfFile: trees + "/" + $0 + "/image", encoding: .utf8)) == key
+            }, "no tree for \(key)")
+            return try String(contentsOfFile: trees + "/" + tree + "/layers", encoding: .utf8).split(separator: "\n").map(String.init)
+        }
+
+        let latest = try rkt.ok(["fetch", "--full", "--insecure-options=image", "oci:\(fixture.layout):latest"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let latestLayers = try layersOf(latest)
+        #expect(latestLayers.count == 3)
+        #expect(layerTrees() == Set(latestLayers))
+        // Whiteouts in overlayfs's form in the second layer's tree.
+        let second = trees + "/" + latestLayers[1] + "/rootfs"
+        var st = stat()
+        #expect(lstat(second + "/etc/removeme", &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR && st.st_rdev == 0)
+        #expect(lstat(second + "/var/gone", &st) == 0 && (st.st_mode & S_IFMT) == S_IFCHR)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: second + "/opt/o")) ?? []) == ["z"])
+        let before = Dictionary(uniqueKeysWithValues: latestLayers.map { ($0, inode(trees + "/" + $0 + "/rootfs")) })
+
+        // The second image shares two layers: only its top layer is rendered.
+        let other = try rkt.ok(["fetch", "--full", "--insecure-options=image", "oci:\(fixture.layout):other"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let otherLayers = try layersOf(other)
+        #expect(Array(otherLayers.dropFirst()) == Array(latestLayers.dropFirst()), "bottom layers shared")
+        #expect(otherLayers[0] != latestLayers[0])
+        #expect(layerTrees().count == 4)
+        for (id, node) in before { #expect(inode(trees + "/" + id + "/rootfs") == node, "\(id) was not rendered again") }
+        let listing = try rkt.ok(["image", "list", "--no-legend", "--fields=name,layers"]).lines
+        #expect(listing.filter { $0.contains("oci-layer/") && $0.contains("layer of 2 images") }.count == 2, "\(listing)")
+        #expect(listing.contains { $0.contains("local/layout") && $0.split(separator: " ").last == "3" }, "\(listing)")
+
+        if let fly = Self.flyStage1 {
+            let script = "test -e /etc/removeme && echo removeme; test -e /var/gone && echo gone; ls /opt/o; cat /etc/passwd; echo w > /opt/o/w; ls /opt/o"
+            let expected = "z\nroot:x:0:0:root:/:/bin/sh\nw\nz\n"
+            for mode in [["--no-overlay"], []] {
+                let run = try rkt.run(["run", "--insecure-options=image", "--stage1-path=\(fly)"] + mode + [latest, "--exec", "/bin/sh", "--", "-c", script])
+                #expect(run.status == 0, "\(mode): \(run.stderr)")
+                #expect(run.stdout == expected, "\(mode): \(run.stdout)")
+            }
+            // The pod wrote to its upper directory, not to the shared layer.
+            #expect(!FileManager.default.fileExists(atPath: trees + "/" + latestLayers[1] + "/rootfs/opt/o/w"))
+            // The app's rootfs is an overlay of the layer trees, top first.
+            let uuid = try rkt.ok(["prepare", "--insecure-options=image", "--stage1-path=\(fly)", other]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let mountinfo = String(decoding: try FileSystem.read("/proc/self/mountinfo"), as: UTF8.self).split(separator: "\n")
+            let app = try #require(mountinfo.first { $0.contains(uuid) && $0.contains("/opt/stage2/") && $0.contains(" - overlay ") })
+            let positions = otherLayers.map { app.range(of: trees + "/" + $0 + "/rootfs")?.lowerBound }
+            #expect(positions.allSatisfy { $0 != nil } && positions.map { $0! } == positions.map { $0! }.sorted(), "\(app)")
+            try rkt.ok(["rm", uuid])
+            try rkt.ok(["gc", "--grace-period=0s"])
+        } else {
+            print("skip the pod runs: no images/out/stage1-fly.aci")
+        }
+
+        // gc: `latest` goes; its own top layer goes with it, the shared ones stay for `other`.
+        Thread.sleep(forTimeInterval: 1.2)
+        try rkt.ok(["image", "verify", other])  // uses `other`, not its layers
+        try rkt.ok(["image", "rm", latest])
+        try rkt.ok(["image", "gc", "--grace-period=1s"])
+        #expect(try layerCount(rkt) == 3)
+        #expect(layerTrees() == Set(otherLayers))
+        try rkt.ok(["image", "rm", other])
+        try rkt.ok(["image", "gc", "--grace-period=0s"])
+        #expect(try layerCount(rkt) == 0)
+        #expect(layerTrees().isEmpty)
+    }
+
     @Test func localLayoutsAndArchives() throws {
         guard let (rkt, fixture) = try setUp() else { return }
         defer { rkt.cleanup() }
@@ -186,7 +264,8 @@ import Testing
 }
 
 /// The test images: an OCI layout made with umoci from busybox-static. `latest` has three layers
-/// (busybox and /etc; a whiteout of /etc/removeme and an opaque /data; top-a.txt), `other`
+/// (busybox, /etc, /opt/o, /var/gone; whiteouts of /etc/removeme and the directory /var/gone,
+/// opaque /data and /opt/o; top-a.txt), `other`
 /// shares the first two (top-b.txt), `multi` is an image index whose amd64 entry is `latest`.
 struct DockerFixture {
     let root: String
@@ -200,12 +279,14 @@ struct DockerFixture {
         let r = root
         try shell("""
             set -e; cd '\(r)'
-            mkdir -p l1/bin l1/etc l1/data l2/etc l2/data l3a l3b
+            mkdir -p l1/bin l1/etc l1/data l1/opt/o l1/var/gone l2/etc l2/data l2/opt/o l2/var l3a l3b
             cp /bin/busybox l1/bin/busybox
-            for a in sh echo cat ls true; do ln -s busybox l1/bin/$a; done
+            for a in sh echo cat ls true test; do ln -s busybox l1/bin/$a; done
             echo 'root:x:0:0:root:/:/bin/sh' > l1/etc/passwd; echo 'root:x:0:' > l1/etc/group
             echo gone > l1/etc/removeme; echo a > l1/data/a; echo b > l1/data/b
+            echo x > l1/opt/o/x; echo y > l1/opt/o/y; echo f > l1/var/gone/file
             : > l2/etc/.wh.removeme; : > l2/data/.wh..wh..opq; echo c > l2/data/c
+            : > l2/opt/o/.wh..wh..opq; echo z > l2/opt/o/z; : > l2/var/.wh.gone
             echo a > l3a/top-a.txt; echo b > l3b/top-b.txt
             for l in l1 l2 l3a l3b; do tar -C $l -cf $l.tar .; done
             umoci init --layout layout

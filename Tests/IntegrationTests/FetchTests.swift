@@ -165,6 +165,47 @@ import Glibc
         #expect(http.status == 254 && http.stderr.contains("--insecure-options=http"), "\(http.stderr)")
     }
 
+    /// `--trust-keys-from-https`: with no key for the name, the discovered `ac-discovery-pubkeys`
+    /// are fetched over verified HTTPS and trusted without review, with rkt's warning; never with
+    /// TLS verification off, and not again once a key is trusted.
+    @Test func trustKeysFromHTTPS() throws {
+        guard let rkt = RktRunner.make() else { return }
+        defer { rkt.cleanup() }
+        let world = try World()
+        try #require(world.port > 0, "test server did not start")
+        try world.publish("images/localhost/app-1.0-linux-amd64.aci", name: "localhost/app", version: "1.0")
+        try Data("""
+            <meta name="ac-discovery" content="localhost https://localhost:\(world.port)/images/{name}-{version}-{os}-{arch}.{ext}">
+            <meta name="ac-discovery-pubkeys" content="localhost https://localhost:\(world.port)/pubkeys.gpg">
+            """.utf8).write(to: URL(fileURLWithPath: world.root + "/.discovery.html"))
+        let keyFile = rkt.localConfig + "/trustedkeys/prefix.d/localhost/app/" + world.fingerprint
+        func keyDownloads() -> Int { world.requests().filter { $0.hasPrefix("GET /pubkeys.gpg 200") }.count }
+
+        // Without the flag the key is not trusted and the fetch is refused.
+        let refused = try rkt.run(["fetch", "localhost/app:1.0"], environment: world.environment)
+        #expect(refused.status == 254)
+        #expect(refused.stderr.contains("no trusted keys for prefix \"localhost/app\""), "\(refused.stderr)")
+        #expect(keyDownloads() == 0)
+        // With TLS verification off, keys are never trusted from the network.
+        let noTLS = try rkt.run(["fetch", "--trust-keys-from-https", "--insecure-options=tls", "localhost/app:1.0"], environment: world.environment)
+        #expect(noTLS.status == 254, "\(noTLS.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: keyFile))
+        #expect(keyDownloads() == 0)
+
+        let trusted = try rkt.run(["fetch", "--full", "--trust-keys-from-https", "localhost/app:1.0"], environment: world.environment)
+        #expect(trusted.status == 0, "\(trusted.stderr)")
+        #expect(trusted.stdout.hasPrefix("sha512-"))
+        #expect(trusted.stderr.contains("Trusting \"https://localhost:\(world.port)/pubkeys.gpg\" for prefix \"localhost/app\" without fingerprint review."), "\(trusted.stderr)")
+        #expect(trusted.stderr.contains("Added key for prefix \"localhost/app\" at \"\(keyFile)\""), "\(trusted.stderr)")
+        #expect(FileManager.default.fileExists(atPath: keyFile))
+        #expect(keyDownloads() == 1)
+
+        // A key is trusted now: the next fetch does not download keys again.
+        let again = try rkt.run(["fetch", "--trust-keys-from-https", "--pull-policy=update", "localhost/app:1.0"], environment: world.environment)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(keyDownloads() == 1)
+    }
+
     /// "ACIs fetched by name through discovery with a trusted key run": a signed image with the
     /// host's static busybox, found by discovery, verified, run with the shell stage1.
     @Test func discoveredSignedImageRuns() throws {

@@ -5,5 +5,6 @@
 
 ssize_t rkt_llistxattr(const char *path, char *list, size_t size);
 ssize_t rkt_lgetxattr(const char *path, const char *name, void *value, size_t size);
+int rkt_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags);
 
 #endif

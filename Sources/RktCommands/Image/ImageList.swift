@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RktFetch
 import RktStore
 import RktTypes
 
@@ -10,7 +11,7 @@ struct ImageList: ParsableCommand {
     @OptionGroup(title: "Global options") var global: GlobalOptions
 
     enum Field: String, CaseIterable, ExpressibleByArgument {
-        case id, name, importtime, lastused, size, latest
+        case id, name, importtime, lastused, size, latest, layers
 
         var header: String {
             switch self {
@@ -20,11 +21,12 @@ struct ImageList: ParsableCommand {
             case .lastused: "LAST USED"
             case .size: "SIZE"
             case .latest: "LATEST"
+            case .layers: "LAYERS"
             }
         }
     }
 
-    @Option(help: "comma-separated list of fields to display: id, name, importtime, lastused, size, latest")
+    @Option(help: "comma-separated list of fields to display: id, name, importtime, lastused, size, latest, layers")
     var fields: String = "id,name,size,importtime,lastused"
 
     @Option(help: "sort the output by these comma-separated fields")
@@ -49,6 +51,10 @@ struct ImageList: ParsableCommand {
         let last_used: Date
         let size: Int64
         let latest: Bool
+        /// A Docker/OCI image: the IDs of its layer images, bottom first.
+        let layers: [String]?
+        /// A layer image: the IDs of the images that have it.
+        let layer_of: [String]?
     }
 
     func parsedFields(_ text: String) throws -> [Field] {
@@ -72,8 +78,16 @@ struct ImageList: ParsableCommand {
         let shown = try parsedFields(fields)
         let sortKeys = try parsedFields(sort)
         var images: [(info: ImageInfo, displayName: String)] = []
-        for info in try store.allImages() {
+        let all = try store.allImages()
+        for info in all {
             images.append((info, displayName(store: store, info: info)))
+        }
+        // Registry layers are images of their own (`oci-layer/sha256-…`), listed like any other;
+        // the layers field tells them apart: the layers of an image, the images of a layer.
+        let layerUsers = try store.dependents(among: all).filter { !$0.value.isEmpty }
+        var layersOf: [String: [String]] = [:]
+        for (layer, users) in layerUsers where store.isLayerImage(key: layer) {
+            for user in users { layersOf[user, default: []].append(layer) }
         }
         images.sort { a, b in
             for key in sortKeys {
@@ -91,12 +105,22 @@ struct ImageList: ParsableCommand {
                 case .lastused: full ? Output.absoluteTime(image.info.lastUsed) : Output.relativeTime(image.info.lastUsed)
                 case .size: full ? "\(image.info.totalSize)" : Output.humanSize(image.info.totalSize)
                 case .latest: image.info.latest ? "true" : "false"
+                case .layers:
+                    if let users = layerUsers[image.info.key], store.isLayerImage(key: image.info.key) {
+                        "layer of \(users.count) image\(users.count == 1 ? "" : "s")"
+                    } else if let layers = layersOf[image.info.key] {
+                        "\(layers.count)"
+                    } else {
+                        store.isLayerImage(key: image.info.key) ? "unused layer" : "-"
+                    }
                 }
             }
         }
         let json = images.map {
             Entry(id: $0.info.key, name: $0.displayName, import_time: $0.info.importTime, last_used: $0.info.lastUsed,
-                  size: $0.info.totalSize, latest: $0.info.latest)
+                  size: $0.info.totalSize, latest: $0.info.latest,
+                  layers: (try? store.layerKeys(of: $0.info.key)).flatMap { $0.isEmpty ? nil : $0 },
+                  layer_of: store.isLayerImage(key: $0.info.key) ? (layerUsers[$0.info.key] ?? []).sorted() : nil)
         }
         Output.print(try Output.render(header: shown.map(\.header), rows: rows, json: json, format: format, legend: !noLegend))
     }
@@ -117,6 +141,7 @@ struct ImageList: ParsableCommand {
         case .lastused: return cmp(a.info.lastUsed, b.info.lastUsed)
         case .size: return cmp(a.info.totalSize, b.info.totalSize)
         case .latest: return cmp(a.info.latest ? 1 : 0, b.info.latest ? 1 : 0)
+        case .layers: return cmp(LayerNaming.isLayerName(a.info.name) ? 1 : 0, LayerNaming.isLayerName(b.info.name) ? 1 : 0)
         }
     }
 }

@@ -40,10 +40,15 @@ public struct ImageFetchOptions: Sendable {
     public var discoveryPort: Int?
     /// Attempts for one download; each retry resumes with Range where it stopped.
     public var attempts: Int
+    /// `--trust-keys-from-https`: when a name is fetched through discovery and no key is trusted
+    /// for it, trust the `ac-discovery-pubkeys` keys fetched over verified HTTPS, without review.
+    public var trustKeysFromHTTPS: Bool
 
     public init(http: HTTPClientOptions = HTTPClientOptions(), skipSignature: Bool = false, pullPolicy: PullPolicy = .update,
                 keystore: Keystore = Keystore(systemConfig: "/usr/lib/rkt", localConfig: "/etc/rkt"),
-                showProgress: Bool = ProgressBar.stderrIsTerminal, discoveryPort: Int? = nil, attempts: Int = 3) {
+                showProgress: Bool = ProgressBar.stderrIsTerminal, discoveryPort: Int? = nil, attempts: Int = 3,
+                trustKeysFromHTTPS: Bool = false) {
+        self.trustKeysFromHTTPS = trustKeysFromHTTPS
         self.http = http
         self.skipSignature = skipSignature
         self.pullPolicy = pullPolicy
@@ -167,6 +172,9 @@ public final class ImageFetcher {
         let app = DiscoveryApp.withRuntimeDefaults(name: reference.name, labels: reference.labels)
         let discovery = MetaDiscovery(http: http, allowHTTP: options.http.allowHTTP, port: options.discoveryPort, logger: logger)
         let endpoints = try discovery.discoverACI(app)
+        if options.trustKeysFromHTTPS && !options.skipSignature && signatureFile == nil {
+            maybeTrustDiscoveredKeys(for: app.name)
+        }
         var lastError: FetchError?
         for endpoint in endpoints {
             if endpoint.aci.scheme == "http" && !options.http.allowHTTP {
@@ -184,6 +192,55 @@ public final class ImageFetcher {
             }
         }
         throw lastError ?? FetchError(.discovery, "discovery for \(app.name) found no usable ACI URL")
+    }
+
+    /// rkt's `--trust-keys-from-https`: with no key trusted for the name (or a parent prefix),
+    /// the name's `ac-discovery-pubkeys` are discovered and fetched over HTTPS with certificate
+    /// verification (never plain HTTP, nothing when `--insecure-options=tls`) and stored for the
+    /// name as prefix, each announced as rkt does. A failure is reported and the fetch goes on:
+    /// the signature check then says what is missing.
+    func maybeTrustDiscoveredKeys(for name: String) {
+        if options.http.insecureTLS {
+            logger.warning("not trusting keys from https: TLS verification is disabled (--insecure-options=tls)")
+            return
+        }
+        do throws(FetchError) {
+            if !(try options.keystore.trustedKeys(for: name).isEmpty) {
+                logger.debug("keys already exist for prefix \"\(name)\", not fetching again")
+                return
+            }
+        } catch {
+            logger.warning("error checking for existing keys: \(error)")
+            return
+        }
+        let https = HTTPClient(options: HTTPClientOptions(allowHTTP: false, insecureTLS: false), logger: logger)
+        let discovery = MetaDiscovery(http: https, allowHTTP: false, port: options.discoveryPort, logger: logger)
+        let locations: [URL]
+        do throws(FetchError) {
+            locations = try discovery.discoverPublicKeys(DiscoveryApp(name: name, labels: [:]))
+            if locations.isEmpty { throw FetchError(.discovery, "meta discovery on \(name) resulted in no keys") }
+        } catch {
+            logger.warning("error determining key location: \(error)")
+            return
+        }
+        for location in locations {
+            do throws(FetchError) {
+                guard location.scheme == "https" else {
+                    throw FetchError(.insecureScheme, "key \(location.absoluteString) is not on https")
+                }
+                let (response, body) = try https.fetch(HTTPRequest(url: location), maxBodyBytes: 4 << 20)
+                try response.ensureSuccess("key")
+                let key = try OpenPGPKey.parse(body, source: location.absoluteString)
+                var shown = "prefix: \"\(name)\"\nkey: \"\(location.absoluteString)\"\ngpg key fingerprint is: \(key.spacedFingerprint)\n"
+                for userID in key.userIDs { shown += "\t\(userID)\n" }
+                FileHandle.standardError.write(Data(shown.utf8))
+                logger.warning("Trusting \"\(location.absoluteString)\" for prefix \"\(name)\" without fingerprint review.")
+                let path = try options.keystore.store(key, prefix: name)
+                logger.warning("Added key for prefix \"\(name)\" at \"\(path)\"")
+            } catch {
+                logger.warning("error adding keys: \(error)")
+            }
+        }
     }
 
     // MARK: Import with checks

@@ -1,4 +1,5 @@
 import Foundation
+import RktStore
 import RktTypes
 
 /// Annotation names the converter writes on image manifests. `appc.io/docker/*` follows
@@ -19,7 +20,7 @@ public enum DockerAnnotations {
     /// image's content at the mount point into an empty volume before the app starts, as Docker does.
     public static let volumeCopyUp = "appc.io/docker/volume-copy-up"
     /// On layer images: the digest of the registry blob the layer was converted from, and its media type.
-    public static let layerDigest = "appc.io/oci/layer-digest"
+    public static let layerDigest = ImageStore.layerDigestAnnotation
     public static let layerMediaType = "appc.io/oci/layer-mediatype"
 }
 

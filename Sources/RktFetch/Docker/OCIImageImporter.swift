@@ -109,15 +109,23 @@ struct OCIImageImporter {
                                            to: layer.output.fd, what: layer.what)
                 // A downloaded blob is not needed once converted (a local one is the user's file).
                 if blob.hasPrefix(layer.work.path + "/") { unlink(blob) }
+                // Hashing and syncing the converted layer here, concurrently, leaves the
+                // sequential imports below only their renames and index rows.
+                do throws(StoreError) {
+                    shared.record(position, try ImageStore.checkWrittenImage(layer.output))
+                } catch {
+                    throw FetchError(.store, "\(layer.what): storing the layer: \(error)", underlying: error)
+                }
             } catch {
                 failures.record(position, error)
             }
         }
         if let failure = failures.first { throw failure }
 
-        for layer in pending {
+        for (position, layer) in pending.enumerated() {
             do throws(StoreError) {
-                let info = try store.importWrittenImage(layer.output)
+                guard let checked = shared.checked(position) else { throw StoreError(.io, "layer was not checked") }
+                let info = try store.importCheckedImage(checked)
                 logger.debug("stored layer", metadata: ["digest": "\(layer.descriptor.digest)", "key": "\(info.key)"])
                 keys[layer.index] = info.key
             } catch {
@@ -204,15 +212,30 @@ struct DirectoryBlobSource: BlobSource {
 }
 
 extension OCIImageImporter {
-    /// What the concurrent downloads share. @unchecked: read-only once made; blob sources are
-    /// safe to use from several threads (a registry client guards its token, a directory is only read).
+    /// What the concurrent downloads share. @unchecked: read-only once made but for the checked
+    /// images, which `lock` guards; blob sources are safe to use from several threads (a
+    /// registry client guards its token, a directory is only read).
     fileprivate final class SharedWork: @unchecked Sendable {
         let pending: [PendingLayer]
         let source: any BlobSource
+        private let lock = NSLock()
+        private var checkedImages: [Int: CheckedImage] = [:]
 
         init(pending: [PendingLayer], source: any BlobSource) {
             self.pending = pending
             self.source = source
+        }
+
+        func record(_ position: Int, _ image: CheckedImage) {
+            lock.lock()
+            checkedImages[position] = image
+            lock.unlock()
+        }
+
+        func checked(_ position: Int) -> CheckedImage? {
+            lock.lock()
+            defer { lock.unlock() }
+            return checkedImages[position]
         }
     }
 }
