@@ -125,9 +125,9 @@ let package = Package(
         // the guest's PID 1 (GuestInit, C) is compiled into the initramfs by images/stage1-kvm/build.sh.
         .systemLibrary(name: "CLibvirt", path: "Plugins/stage1-kvm/CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
         .executableTarget(
-            name: "stage1-kvm", dependencies: ["Stage1Protocol", "Stage1Kit", "CLibvirt", "CKVM"], path: "Plugins/stage1-kvm/Supervisor"),
+            name: "stage1-kvm", dependencies: ["Stage1Protocol", "Stage1Kit", "Stage1Isolators", "CLibvirt", "CKVM", "Netlink"], path: "Plugins/stage1-kvm/Supervisor"),
         .target(name: "CKVM", path: "Plugins/stage1-kvm/CKVM"),
-        .testTarget(name: "Stage1KVMTests"),
+        .testTarget(name: "Stage1KVMTests", dependencies: ["stage1-kvm", "Stage1Isolators"]),  // unit tests of the agent frames and VM sizing
 
         // Our CNI bridge plugin (Plugins/cni-bridge/README.md): bridge + veth, host-local IPAM, netlink.
         .executableTarget(
@@ -142,6 +142,7 @@ let package = Package(
         .testTarget(name: "RktCommandsTests", dependencies: ["RktCommands"]),
         .testTarget(name: "Stage1ProtocolTests", dependencies: ["Stage1Protocol"]),
         .testTarget(name: "Stage1FlyTests", dependencies: ["Stage1Protocol"]),
+        .testTarget(name: "Stage1KitTests", dependencies: ["Stage1Kit", "Stage1Protocol"]),
         .testTarget(name: "RktPodsTests", dependencies: ["RktPods", "RktTypes", "RktTestSupport"]),
         .testTarget(name: "RktFetchTests", dependencies: ["RktFetch", "RktStore", "RktOS", "RktTypes", "RktTestSupport"]),
         .testTarget(name: "Stage1IsolatorsTests", dependencies: ["Stage1Isolators", "Stage1Protocol"], exclude: ["Fixtures"]),

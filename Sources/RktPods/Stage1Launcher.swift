@@ -115,6 +115,14 @@ public struct Stage1Launcher {
     public func execRun(_ payload: RunPayload, lock: FileLock, manifest: PodManifest, describe: DescribeResponse) throws -> Never {
         var payload = payload
         payload.lockFD = lock.fd
+        // Under a systemd Type=notify service: the plugin reports the pod's readiness, since rkt
+        // itself (exec'd away into stage1) never will (stage1-protocol.md, run.notifySocket).
+        if payload.notifySocket == nil, let socket = ProcessInfo.processInfo.environment["NOTIFY_SOCKET"], !socket.isEmpty {
+            payload.notifySocket = socket
+            if !describe.supports(.notify) {
+                logger.warning("stage1 \(describe.name) does not report readiness to the service manager (NOTIFY_SOCKET); a Type=notify service will not become active")
+            }
+        }
         let request = try request(.run(payload))
         // What the request alone does not show but the pod manifest does.
         var additional: [FeatureRequirement] = []

@@ -38,13 +38,18 @@ public struct RunPayload: Codable, Sendable, Equatable {
     public var networkNamespace: String?
     /// What each CNI network gave the pod, in attach order; absent when no CNI network was set up.
     public var networkAttachments: [NetworkAttachment]?
+    /// The service manager's notification socket (`NOTIFY_SOCKET` of stage0: an absolute path, or
+    /// `@name` for an abstract socket) when `rkt run` runs as a systemd `Type=notify` service: the
+    /// plugin reports the pod's readiness there (sd_notify). Absent otherwise.
+    public var notifySocket: String?
 
     public init(
         apps: [RunApp], net: NetworkMode = .default, networks: [Network] = [], dns: DNSConfig = DNSConfig(),
         hostsMode: HostsMode = .default, hostsEntries: [HostsEntry] = [], hostname: String? = nil,
         interactive: Bool = false, insecureOptions: [String] = [], mdsToken: String? = nil,
         privateUsers: PrivateUsers? = nil, ipc: IPCMode = .auto, localConfig: String = "/etc/rkt",
-        lockFD: Int32? = nil, networkNamespace: String? = nil, networkAttachments: [NetworkAttachment]? = nil
+        lockFD: Int32? = nil, networkNamespace: String? = nil, networkAttachments: [NetworkAttachment]? = nil,
+        notifySocket: String? = nil
     ) {
         self.apps = apps
         self.net = net
@@ -62,11 +67,12 @@ public struct RunPayload: Codable, Sendable, Equatable {
         self.lockFD = lockFD
         self.networkNamespace = networkNamespace
         self.networkAttachments = networkAttachments
+        self.notifySocket = notifySocket
     }
 
     enum CodingKeys: String, CodingKey {
         case apps, net, networks, dns, hostsMode, hostsEntries, hostname, interactive, insecureOptions
-        case mdsToken, privateUsers, ipc, localConfig, lockFD, networkNamespace, networkAttachments
+        case mdsToken, privateUsers, ipc, localConfig, lockFD, networkNamespace, networkAttachments, notifySocket
     }
 
     public init(from decoder: any Decoder) throws {
@@ -87,6 +93,7 @@ public struct RunPayload: Codable, Sendable, Equatable {
         lockFD = try c.decodeIfPresent(Int32.self, forKey: .lockFD)
         networkNamespace = try c.decodeIfPresent(String.self, forKey: .networkNamespace)
         networkAttachments = try c.decodeIfPresent([NetworkAttachment].self, forKey: .networkAttachments)
+        notifySocket = try c.decodeIfPresent(String.self, forKey: .notifySocket)
     }
 }
 

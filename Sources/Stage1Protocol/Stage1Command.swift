@@ -66,10 +66,13 @@ public struct Stage1Feature: ExtensibleStringValue {
     public static let hosts: Stage1Feature = "hosts"
     /// `run.mdsToken`: registration with the appc metadata service.
     public static let metadataService: Stage1Feature = "metadata-service"
+    /// `run.notifySocket`: the plugin reports the pod's readiness to the service manager. Never
+    /// required (a pod still runs without it); stage0 warns when the plugin does not list it.
+    public static let notify: Stage1Feature = "notify"
 
     /// The features defined by protocol version 1.
     public static let allVersion1: [Stage1Feature] = [
         .run, .enter, .stop, .gc, .interactive, .multipleApps, .networks, .privateUsers, .isolators,
-        .volumes, .ipcModes, .hostname, .dns, .hosts, .metadataService,
+        .volumes, .ipcModes, .hostname, .dns, .hosts, .metadataService, .notify,
     ]
 }

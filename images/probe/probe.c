@@ -12,12 +12,15 @@
 #include <linux/keyctl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/reboot.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -396,6 +399,22 @@ static void print_groups(void) {
 
 static void exit_quietly(int signal) { (void)signal; _exit(0); }
 
+/* sd_notify by hand: one datagram to $NOTIFY_SOCKET (a path, or @name for an abstract socket). */
+static void notify(const char *message) {
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    size_t n = path ? strlen(path) : 0;
+    if (n == 0 || n >= sizeof addr.sun_path) return emit_errno("notify", n ? ENAMETOOLONG : ENOENT);
+    memcpy(addr.sun_path, path, n);
+    if (path[0] == '@') addr.sun_path[0] = 0;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return emit_errno("notify", errno);
+    socklen_t length = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (path[0] == '@' ? 0 : 1));
+    if (sendto(fd, message, strlen(message), 0, (struct sockaddr *)&addr, length) < 0) { int e = errno; close(fd); return emit_errno("notify", e); }
+    close(fd);
+    emit("notify", "%s", "ok");
+}
+
 static const char *value_of(const char *arg, const char *flag) {
     size_t n = strlen(flag);
     if (strncmp(arg, flag, n) == 0 && arg[n] == '=') return arg + n + 1;
@@ -475,7 +494,8 @@ int main(int argc, char **argv) {
         } else if ((v = value_of(arg, "--exit-code"))) {
             emit("exit_code", "%s", v);
             return atoi(v);
-        } else if (strcmp(arg, "--silent-sigterm") == 0) {
+        } else if ((v = value_of(arg, "--notify"))) notify(v);
+        else if (strcmp(arg, "--silent-sigterm") == 0) {
             struct sigaction action = { .sa_handler = exit_quietly };
             sigemptyset(&action.sa_mask);
             if (sigaction(SIGTERM, &action, NULL) != 0) emit_errno("silent_sigterm", errno); else emit("silent_sigterm", "ok");

@@ -19,7 +19,7 @@ install -m 0755 "$binary" "$work/rootfs/nspawn"
 # The supervisor is plain C, linked statically without the Swift runtime: it stays resident for
 # the pod's life, so its memory counts (under 1 MB of RSS this way).
 ${CC:-cc} -static -O2 -Wall -Wextra -o "$work/rootfs/rkt-pod-init" \
-    "$package/Plugins/stage1-nspawn/PodInit/main.c" "$package/Plugins/stage1-nspawn/PodInit/plan.c"
+    "$package"/Plugins/stage1-nspawn/PodInit/*.c
 strip "$work/rootfs/nspawn" "$work/rootfs/rkt-pod-init" 2>/dev/null || true
 stage1_package rkt.dev/stage1-nspawn "${STAGE1_NSPAWN_VERSION:-0.1.0}" /nspawn \
     "rkt's default stage1: namespaces, cgroups, capabilities, seccomp; our own pod supervisor" \

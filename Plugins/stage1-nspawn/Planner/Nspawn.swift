@@ -10,7 +10,7 @@ enum Nspawn {
     /// Everything but `private-users` and `metadata-service`.
     static let features: [Stage1Feature] = [
         .run, .enter, .stop, .gc, .interactive, .multipleApps, .networks, .isolators, .volumes, .ipcModes,
-        .hostname, .dns, .hosts,
+        .hostname, .dns, .hosts, .notify,
     ]
 
     /// How long `stop` (and a failing app) gives the apps between SIGTERM and SIGKILL.

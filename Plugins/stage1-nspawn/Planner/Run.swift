@@ -39,6 +39,8 @@ enum RunCommand {
         plan.record("stop-timeout", String(Nspawn.stopTimeoutMilliseconds))
         plan.record("ready", files.supervisorStatusPath)
         if run.interactive { plan.record("interactive") }
+        let notify = try NotifyChannel.open(run)
+        if let notify { plan.record("notify-fd", String(notify.podEnd)) }
 
         var namespaces = Int32(RKT_NS_MOUNT | RKT_NS_PID | RKT_NS_UTS)
         if run.ipc != .parent { namespaces |= Int32(RKT_NS_IPC) }
@@ -67,11 +69,18 @@ enum RunCommand {
 
         let pid = try cloneInit(initPath, plan: planPath, namespaces: namespaces, netnsFD: netnsFD, debug: request.debug)
         if netnsFD >= 0 { close(netnsFD) }
+        notify?.podStarted()
         do { try Stage1Files.writePID(pid, files) } catch {
             writeStderr("\(Nspawn.name): warning: \(error.msg)\n")
         }
         debug("pod init started as pid \(pid)")
-        becomeWaiter(initPath, pid: pid, lockFD: lockFD)
+        var waiterEnvironment: [String] = []
+        if let machine = MachineRegistration(uuid: request.pod.uuid, leader: pid, rootDirectory: stage1Rootfs), Machined.register(machine) {
+            waiterEnvironment.append("RKT_MACHINE_NAME=" + machine.name)  // the waiter unregisters it at the end
+        }
+        // After busctl ran: the waiter's end of the channel is inherited by the waiter only.
+        waiterEnvironment += notify?.waiterEnvironment() ?? []
+        becomeWaiter(initPath, pid: pid, lockFD: lockFD, environment: waiterEnvironment)
     }
 
     /// Refuses what this plugin does not do (stage0 checks the features first; this is the backstop).
@@ -121,9 +130,14 @@ enum RunCommand {
 
         apps.record("app", app.name)
         apps.record("rootfs", rootfs)
+        var environment = appPlan.environment
+        if run.notifySocket != nil {
+            let supportsNotify = try NotifyChannel.addApp(app, rootfs: rootfs, stateDirectory: stateDirectory, operations: &operations, apps: &apps)
+            environment = SystemdNotify.environment(environment, supportsNotify: supportsNotify)
+        }
         apps.list("argv", appPlan.exec)
         apps.list("paths", appPlan.execCandidates)
-        apps.list("env", appPlan.environment.map { $0.name + "=" + $0.value })
+        apps.list("env", environment.map { $0.name + "=" + $0.value })
         apps.record("cwd", appPlan.workingDirectory)
         apps.record("uid", String(appPlan.uid))
         apps.record("gid", String(appPlan.gid))
@@ -173,10 +187,11 @@ enum RunCommand {
     }
 
     /// Execs `rkt-pod-init --wait PID`, keeping the pod lock open across the exec.
-    static func becomeWaiter(_ initPath: String, pid: pid_t, lockFD: Int32?) -> Never {
+    /// `environment`: sd_notify and machined settings for the waiter (notify.h, machined.h).
+    static func becomeWaiter(_ initPath: String, pid: pid_t, lockFD: Int32?, environment: [String] = []) -> Never {
         if let lockFD { _ = rkt_nspawn_set_cloexec(lockFD, 0) }
         let argv = CStringArray([initPath, "--wait", String(pid)])
-        let envp = CStringArray(["PATH=/usr/sbin:/usr/bin:/sbin:/bin"])
+        let envp = CStringArray(["PATH=/usr/sbin:/usr/bin:/sbin:/bin"] + environment)
         argv.pointers.withUnsafeBufferPointer { a in
             envp.pointers.withUnsafeBufferPointer { e in
                 _ = execve(initPath, a.baseAddress!, e.baseAddress!)

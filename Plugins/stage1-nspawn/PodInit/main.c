@@ -15,6 +15,8 @@
 //
 // The plan file is a sequence of NUL-terminated strings; see plan.h.
 #define _GNU_SOURCE
+#include "machined.h"
+#include "notify.h"
 #include "plan.h"
 
 #include <errno.h>
@@ -466,6 +468,7 @@ static void start_app(struct app *a) {
     if (read_report(report[0], &r) == 0) {
         close(report[0]);
         if (a->started_path) touch(a->started_path);
+        notify_app_started(&plan, a);
         if (a->pid_path) {
             char text[16];
             snprintf(text, sizeof text, "%d\n", (int)pid);
@@ -499,9 +502,9 @@ static void signal_apps(int sig) {
 
 // The apps' open output pipes, for poll(2), after `first` slots the caller fills itself.
 struct pipe_set {
-    struct pollfd fds[1 + 2 * MAX_APPS];
-    struct app *owners[1 + 2 * MAX_APPS];
-    int streams[1 + 2 * MAX_APPS];  // 1 stdout, 2 stderr
+    struct pollfd fds[2 + 2 * MAX_APPS];
+    struct app *owners[2 + 2 * MAX_APPS];
+    int streams[2 + 2 * MAX_APPS];  // 1 stdout, 2 stderr
     int n, first;
 };
 
@@ -553,6 +556,12 @@ static int pod_init(const char *plan_path) {
         say("%s: cannot bring up the loopback interface: %s", prog, strerror(errno));
         return 254;
     }
+    // Before the operations: a plan mount places each socket in its app's view.
+    const char *notify_socket = "";
+    if (notify_bind_sockets(&plan, &notify_socket) != 0) {
+        say("%s: cannot bind the sd_notify socket %s: %s", prog, notify_socket, strerror(errno));
+        return 254;
+    }
     for (int i = 0; i < plan.nops; i++) {
         const struct op *o = &plan.ops[i];
         if (run_op(o, &plan) != 0) {
@@ -597,11 +606,13 @@ static int pod_init(const char *plan_path) {
         int running = 0;
         for (int i = 0; i < plan.napps; i++)
             if (!plan.apps[i].done) running++;
+        notify_check_ready(&plan);  // also when every app already ended successfully
         if (running == 0) break;
 
         struct pipe_set set;
         set.fds[0] = (struct pollfd){.fd = signal_fd, .events = POLLIN};
-        collect_pipes(&set, 1);
+        set.fds[1] = (struct pollfd){.fd = notify_poll_fd(), .events = POLLIN};  // -1 (ignored) without sd_notify
+        collect_pipes(&set, 2);
         int timeout = -1;
         if (kill_at >= 0) {
             long long left = kill_at - now_ms();
@@ -614,6 +625,7 @@ static int pod_init(const char *plan_path) {
             kill_at = -1;
         }
         relay_ready(&set);
+        if (set.fds[1].revents & POLLIN) notify_dispatch(&plan);
         if (!(set.fds[0].revents & POLLIN)) continue;
         struct signalfd_siginfo si;
         while (read(signal_fd, &si, sizeof si) == (ssize_t)sizeof si) {
@@ -677,10 +689,13 @@ static int wait_mode(const char *pid_text) {
     for (;;) {
         int wstatus;
         pid_t r = waitpid(pid, &wstatus, WNOHANG);
-        if (r == pid) return status_of(wstatus);
+        if (r == pid) {
+            machined_unregister();
+            return status_of(wstatus);
+        }
         if (r < 0 && errno != EINTR) return 254;
         siginfo_t info;
-        int sig = sigwaitinfo(&mask, &info);
+        int sig = notify_sigwaitinfo(&mask, &info, pid);  // relays the pod's sd_notify messages meanwhile
         if (sig < 0 || sig == SIGCHLD) continue;
         if (info.si_code == SI_KERNEL) continue;  // the terminal's signal reached the pod too
         kill(pid, SIGTERM);

@@ -91,6 +91,7 @@ const char *op_name(int kind) {
 int plan_load(const char *path, struct plan *p) {
     memset(p, 0, sizeof *p);
     p->stop_timeout_ms = 10000;
+    p->notify_fd = -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
     struct stat st;
@@ -117,6 +118,7 @@ int plan_load(const char *path, struct plan *p) {
         else if (!strcmp(r, "stop-timeout")) { if (number(&c, r, 10, &p->stop_timeout_ms)) return -1; }
         else if (!strcmp(r, "ready")) { if (string(&c, r, &p->ready_path)) return -1; }
         else if (!strcmp(r, "enter-pid")) { if (number(&c, r, 10, &n)) return -1; p->enter_pid = (pid_t)n; }
+        else if (!strcmp(r, "notify-fd")) { if (number(&c, r, 10, &n)) return -1; p->notify_fd = (int)n; }
         else if (!strcmp(r, "mkdir")) {
             if (!(o = new_op(p, OP_MKDIR)) || string(&c, r, &o->a) || number(&c, r, 8, &o->n1)) return -1;
         } else if (!strcmp(r, "file")) {
@@ -180,6 +182,7 @@ int plan_load(const char *path, struct plan *p) {
         else if (!strcmp(r, "oom")) { if (number(&c, r, 10, &n)) return -1; a->has_oom = 1; a->oom = (int)n; }
         else if (!strcmp(r, "caps")) { if (number(&c, r, 16, &n)) return -1; a->has_caps = 1; a->caps = (uint64_t)n; }
         else if (!strcmp(r, "nnp")) a->nnp = 1;
+        else if (!strcmp(r, "notify")) { if (string(&c, r, &a->notify_socket)) return -1; }
         else return fail(&c, "unknown record", r);
     }
     for (int i = 0; i < p->napps; i++) {

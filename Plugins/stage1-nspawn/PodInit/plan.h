@@ -7,6 +7,8 @@
 //     rootfs PATH | argv N ARG... | paths N PATH... | env N NAME=VALUE... | cwd PATH | uid N | gid N
 //     groups N GID... | log PATH | status PATH | created PATH | started PATH | pidfile PATH
 //     cgroup PROCS-FILE | cgroup2 DIRECTORY | oom N | caps HEX-MASK | nnp | seccomp BPF-FILE
+//     notify SOCKET-PATH (the app supports sd_notify: bind its socket there; notify.h)
+//   notify-fd FD: PID 1's end of the socketpair to the waiter, for sd_notify (notify.h)
 // Numbers are decimal except MODE (octal) and the capability mask (hex). Operations run in order.
 #ifndef RKT_POD_INIT_PLAN_H
 #define RKT_POD_INIT_PLAN_H
@@ -44,6 +46,8 @@ struct app {
     // The seccomp filter, read at load time (the file is out of reach once the app's root changes).
     void *seccomp_filter;
     size_t seccomp_len;
+    // Where PID 1 binds the app's sd_notify socket (a plan mount places it in the app's view).
+    const char *notify_socket;
     // Run-time state of PID 1.
     pid_t pid;
     int done, status, out_fd, err_fd, log_fd;
@@ -54,6 +58,8 @@ struct plan {
     int loopback, interactive;
     long long stop_timeout_ms;
     pid_t enter_pid;
+    // sd_notify: PID 1's end of the socketpair to the waiter, -1 without.
+    int notify_fd;
     struct op *ops;
     int nops;
     struct app apps[MAX_APPS];
