@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.."
 rkt=${RKT_BINARY:-$PWD/.build/release/rkt}
 [ -x "$rkt" ] || sh scripts/build.sh
 [ -f images/out/busybox.aci ] || sh images/build.sh
-[ -f images/out/stage1-nspawn.aci ] || sh images/stage1-nspawn/build.sh
+# RKT_STAGE1_NSPAWN_ACI: another build's stage1 image (as scripts/test.sh names it).
+nspawn_aci=${RKT_STAGE1_NSPAWN_ACI:-images/out/stage1-nspawn.aci}
+[ -f "$nspawn_aci" ] || sh images/stage1-nspawn/build.sh
 missing=""
 command -v runc >/dev/null || missing="$missing runc"
 command -v systemd-nspawn >/dev/null || missing="$missing systemd-container"
@@ -27,7 +29,7 @@ dir=$out/data
 R() { "$rkt" --dir="$dir" --insecure-options=image "$@"; }
 
 R fetch images/out/busybox.aci >/dev/null
-R fetch images/out/stage1-nspawn.aci >/dev/null
+R fetch "$nspawn_aci" >/dev/null
 mkdir -p "$out/bundle"
 R image render --rootfs-only example.com/busybox "$out/bundle/rootfs"
 (cd "$out/bundle" && runc spec && python3 - <<'PY'

@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 rkt=${RKT_BINARY:-$PWD/.build/release/rkt}
 [ -x "$rkt" ] || sh scripts/build.sh
 [ -f images/out/busybox.aci ] || sh images/build.sh
-[ -f images/out/stage1-fly.aci ] || sh images/stage1-fly/build.sh
+# RKT_STAGE1_FLY_ACI: another build's stage1 image (as scripts/test.sh names it).
+fly_aci=${RKT_STAGE1_FLY_ACI:-images/out/stage1-fly.aci}
+[ -f "$fly_aci" ] || sh images/stage1-fly/build.sh
 command -v runc >/dev/null || { apt-get install -y -qq runc >/dev/null; }
 out=${BENCH_DIR:-/var/tmp/rkt-bench-run}
 rm -rf "$out"; mkdir -p "$out"
@@ -16,7 +18,7 @@ R() { "$rkt" --dir="$dir" --insecure-options=image "$@"; }
 
 # The same rootfs for everyone.
 R fetch images/out/busybox.aci >/dev/null
-R fetch images/out/stage1-fly.aci >/dev/null
+R fetch "$fly_aci" >/dev/null
 mkdir -p "$out/bundle"
 R image render --rootfs-only example.com/busybox "$out/bundle/rootfs"
 (cd "$out/bundle" && runc spec && python3 - <<'PY'

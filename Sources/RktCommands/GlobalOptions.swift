@@ -5,28 +5,82 @@ import RktStore
 
 /// rkt's persistent flags, accepted by every command.
 public struct GlobalOptions: ParsableArguments, Sendable {
-    @Option(name: .customLong("dir"), help: "rkt data directory")
+    @Option(name: .customLong(Name.dir.rawValue), help: "rkt data directory")
     public var dataDir: String?
 
-    @Option(name: .customLong("local-config"), help: "local configuration directory")
-    public var localConfig: String = "/etc/rkt"
+    @Option(name: .customLong(Name.localConfig.rawValue), help: "local configuration directory")
+    public var localConfig: String = Defaults.localConfig
 
-    @Option(name: .customLong("system-config"), help: "system configuration directory")
-    public var systemConfig: String = "/usr/lib/rkt"
+    @Option(name: .customLong(Name.systemConfig.rawValue), help: "system configuration directory")
+    public var systemConfig: String = Defaults.systemConfig
 
-    @Option(name: .customLong("user-config"), help: "user configuration directory")
+    @Option(name: .customLong(Name.userConfig.rawValue), help: "user configuration directory")
     public var userConfig: String = ""
 
-    @Option(name: .customLong("insecure-options"), help: "comma-separated list of security features to disable: none,image,tls,http,pubkey,capabilities,paths,seccomp,ondisk,all-fetch,all-run,all")
+    @Option(name: .customLong(Name.insecureOptions.rawValue), help: "comma-separated list of security features to disable: none,image,tls,http,pubkey,capabilities,paths,seccomp,ondisk,all-fetch,all-run,all")
     public var insecureOptions: InsecureOptions = InsecureOptions()
 
-    @Flag(name: .customLong("trust-keys-from-https"), help: "automatically trust gpg keys fetched from https")
+    @Flag(name: .customLong(Name.trustKeysFromHTTPS.rawValue), help: "automatically trust gpg keys fetched from https")
     public var trustKeysFromHTTPS = false
 
-    @Flag(name: .customLong("debug"), help: "print out more debug information to stderr")
+    @Flag(name: .customLong(Name.debug.rawValue), help: "print out more debug information to stderr")
     public var debug = false
 
     public init() {}
+
+    /// The flags' long names: ArgumentParser's declarations above and the pod-start shortcut
+    /// (`AppSyntaxShortcut`) both read them from here.
+    enum Name: String, CaseIterable {
+        case dir, localConfig = "local-config", systemConfig = "system-config", userConfig = "user-config"
+        case insecureOptions = "insecure-options", trustKeysFromHTTPS = "trust-keys-from-https", debug
+    }
+
+    enum Defaults {
+        static let localConfig = "/etc/rkt"
+        static let systemConfig = "/usr/lib/rkt"
+    }
+
+    /// Every option at its default, as ArgumentParser leaves it when none is given, without
+    /// ArgumentParser's reflection (setting a wrapped value needs no parse).
+    static var defaults: GlobalOptions {
+        var options = GlobalOptions()
+        options.dataDir = nil
+        options.localConfig = Defaults.localConfig
+        options.systemConfig = Defaults.systemConfig
+        options.userConfig = ""
+        options.insecureOptions = InsecureOptions()
+        options.trustKeysFromHTTPS = false
+        options.debug = false
+        return options
+    }
+
+    /// Applies one flag written `--NAME=VALUE` (options) or `--NAME` (the two boolean flags), the
+    /// forms ArgumentParser reads the same way; nil for anything else, which the caller then
+    /// leaves to ArgumentParser (other spellings, unknown names, values it would reject).
+    mutating func applyShortcutFlag(_ word: String) -> Name? {
+        guard word.hasPrefix("--") else { return nil }
+        let body = word.dropFirst(2)
+        guard let equals = body.firstIndex(of: "=") else {
+            switch Name(rawValue: String(body)) {
+            case .trustKeysFromHTTPS: trustKeysFromHTTPS = true; return .trustKeysFromHTTPS
+            case .debug: debug = true; return .debug
+            default: return nil
+            }
+        }
+        let value = String(body[body.index(after: equals)...])
+        guard !value.isEmpty, let name = Name(rawValue: String(body[..<equals])) else { return nil }
+        switch name {
+        case .dir: dataDir = value
+        case .localConfig: localConfig = value
+        case .systemConfig: systemConfig = value
+        case .userConfig: userConfig = value
+        case .insecureOptions:
+            guard let parsed = InsecureOptions(argument: value) else { return nil }
+            insecureOptions = parsed
+        case .trustKeysFromHTTPS, .debug: return nil
+        }
+        return name
+    }
 
     /// The data dir: `--dir`, else `paths.d`'s `data`, else /var/lib/rkt. Symlinks are resolved, as rkt does.
     func resolvedDataDir(config: Configuration) -> String {

@@ -42,6 +42,10 @@ public struct RktMain: ParsableCommand {
     /// Parses, runs, and maps every error to one line on stderr and rkt's exit codes.
     public static func main(arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
         let debug = arguments.contains("--debug")
+        // The pod-start path (`run`, `prepare`) skips ArgumentParser where it can (AppSyntaxShortcut).
+        if let shortcut = AppSyntaxShortcut(arguments) {
+            finish(command: shortcut.command.rawValue, debug: debug) { try shortcut.execute() }
+        }
         var command: ParsableCommand
         do {
             command = try parseAsRoot(arguments)
@@ -55,15 +59,19 @@ public struct RktMain: ParsableCommand {
             FileHandle.standardError.write(Data("rkt: \(text.replacingOccurrences(of: "Error: ", with: ""))\n".utf8))
             Foundation.exit(ExitCodes.failure)
         }
+        finish(command: type(of: command)._commandName, debug: debug) { try command.run() }
+    }
+
+    /// Runs a parsed command and exits: 0, its `ExitCode`, or one line `NAME: message` and 254.
+    static func finish(command name: String, debug: Bool, _ body: () throws -> Void) -> Never {
         do {
-            try command.run()
+            try body()
             Foundation.exit(0)
         } catch let exit as ExitCode {
             Foundation.exit(exit.rawValue)
         } catch {
             // Help requested through `rkt help ...` or a command that shows its help.
             if exitCode(for: error) == .success { exit(withError: error) }
-            let name = type(of: command)._commandName
             FileHandle.standardError.write(Data("\(name): \(message(for: error, debug: debug))\n".utf8))
             Foundation.exit(ExitCodes.failure)
         }

@@ -199,7 +199,7 @@ public enum PodLock {
     /// The pod lock: kept open in this process for the pod's life, but close-on-exec so the app
     /// does not inherit it.
     public static func keep(_ run: RunPayload) throws(Stage1Error) -> Int32? {
-        let text = ProcessInfo.processInfo.environment[Stage1Protocol.lockFDEnvironmentVariable]
+        let text = getenv(Stage1Protocol.lockFDEnvironmentVariable).map { String(cString: $0) }
         let fd: Int32?
         if let text, !text.isEmpty {
             guard let value = Int32(text), value >= 0 else {

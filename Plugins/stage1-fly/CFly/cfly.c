@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -130,6 +131,18 @@ int cfly_spawn(const struct cfly_spawn_args *a, pid_t *pid_out, int *step_out, i
 
 int cfly_open_path(const char *path, int directory) {
     return open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
+}
+
+int cfly_is_mount_root(const char *path) {
+#ifdef STATX_ATTR_MOUNT_ROOT
+    struct statx sx;
+    if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE, &sx) != 0) return -1;
+    if (!(sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) return -1;
+    return (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) ? 1 : 0;
+#else
+    (void)path;
+    return -1;
+#endif
 }
 
 int cfly_make_readonly_recursive(const char *path) {

@@ -26,6 +26,7 @@ struct PodLaunch {
         if let dir = arguments.systemConfig { global.systemConfig = dir }
         if let dir = arguments.userConfig { global.userConfig = dir }
         if arguments.debug { global.debug = true }
+        if arguments.trustKeysFromHTTPS { global.trustKeysFromHTTPS = true }
         for option in arguments.insecureOptions { global.insecureOptions.enabled.formUnion(try InsecureOptions.parse(option).enabled) }
         self.global = global
         try global.requireRoot()
@@ -107,6 +108,54 @@ extension AppSyntaxCommand {
     }
 }
 
+/// `rkt [GLOBAL FLAGS] run|prepare ARGS...` without ArgumentParser, whose reflection over the
+/// command tree cost about 4 ms of each pod start in this large static binary. Taken only for
+/// command lines ArgumentParser would read the same way: global flags in their `--NAME=VALUE` /
+/// `--NAME` forms (names and defaults from `GlobalOptions`), each at most once, then the command
+/// word, then anything but a built-in flag (help, version, completion); the rest is rkt's app
+/// syntax, which `PodLaunch` parses (RktPods) on either path. Everything else goes to
+/// ArgumentParser. Tests check both paths agree.
+struct AppSyntaxShortcut {
+    let command: RunCommand
+    let global: GlobalOptions
+    let arguments: [String]
+
+    init?(_ argv: [String]) {
+        var global = GlobalOptions.defaults
+        var seen: Set<GlobalOptions.Name> = []
+        var index = 0
+        while index < argv.count, argv[index].hasPrefix("-") {
+            guard let name = global.applyShortcutFlag(argv[index]), seen.insert(name).inserted else { return nil }
+            index += 1
+        }
+        guard index < argv.count, let command = RunCommand(rawValue: argv[index]) else { return nil }
+        let arguments = Array(argv[(index + 1)...])
+        guard !arguments.contains(where: Self.mayBeBuiltInFlag) else { return nil }
+        self.command = command
+        self.global = global
+        self.arguments = arguments
+    }
+
+    /// ArgumentParser's own flags (`-h`, `--help`, `-help`, `--version`, ...), any short-flag
+    /// cluster that could hold `-h`, and `---` (ArgumentParser refuses it unless a `--` came
+    /// first: "Invalid option: ---"): left to ArgumentParser wherever they appear.
+    static func mayBeBuiltInFlag(_ word: String) -> Bool {
+        if word == "---" { return true }
+        if word.hasPrefix("--") {
+            return ["--help", "--version", "--experimental-dump-help", "--generate-completion-script"].contains { word == $0 || word.hasPrefix($0 + "=") }
+        }
+        return word.hasPrefix("-") && word.contains("h")
+    }
+
+    func execute() throws {
+        let launch = try PodLaunch(argv: arguments, command: command, global: global)
+        switch command {
+        case .run: try Run.start(launch)
+        case .prepare: try Prepare.start(launch)
+        }
+    }
+}
+
 /// `rkt prepare IMAGE...`: lay out a pod and print its UUID.
 struct Prepare: AppSyntaxCommand {
     static let configuration = CommandConfiguration(
@@ -118,8 +167,9 @@ struct Prepare: AppSyntaxCommand {
     @ParentCommand var root: RktMain
     @Argument(parsing: .captureForPassthrough, help: "images, their flags and arguments") var arguments: [String] = []
 
-    func run() throws {
-        let launch = try launch()
+    func run() throws { try Self.start(try launch()) }
+
+    static func start(_ launch: PodLaunch) throws {
         let pod = try launch.pods.markPrepared(try launch.prepare())
         Output.print(pod.uuid + "\n")
     }
@@ -136,8 +186,9 @@ struct Run: AppSyntaxCommand {
     @ParentCommand var root: RktMain
     @Argument(parsing: .captureForPassthrough, help: "images, their flags and arguments") var arguments: [String] = []
 
-    func run() throws {
-        let launch = try launch()
+    func run() throws { try Self.start(try launch()) }
+
+    static func start(_ launch: PodLaunch) throws {
         let running = try launch.pods.markRunning(try launch.prepare())
         try StageOneRun.exec(running, arguments: launch.arguments, global: launch.global, logger: launch.logger)
     }

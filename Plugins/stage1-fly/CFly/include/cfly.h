@@ -1,5 +1,5 @@
 // CFly: the few things stage1-fly cannot do from Swift: fork+exec with raw syscalls only in the
-// child, prctl (variadic), mount_setattr (no libc wrapper) and O_PATH (needs _GNU_SOURCE).
+// child, prctl (variadic), mount_setattr (no libc wrapper), O_PATH and statx (need _GNU_SOURCE).
 #ifndef CFLY_H
 #define CFLY_H
 
@@ -46,6 +46,10 @@ int cfly_spawn(const struct cfly_spawn_args *args, pid_t *pid_out, int *step_out
 
 /// open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC [| O_DIRECTORY]).
 int cfly_open_path(const char *path, int directory);
+
+/// Whether `path` (not followed if a symlink) is the root of a mount: 1 or 0, from statx's
+/// STATX_ATTR_MOUNT_ROOT (Linux 5.8+); -1 when the kernel cannot tell (then read mountinfo).
+int cfly_is_mount_root(const char *path);
 
 /// Makes the mount at `path` and every mount below it read-only (mount_setattr, Linux 5.12+).
 /// Returns 0, or -1 with errno (ENOSYS on older kernels).
