@@ -40,7 +40,7 @@ strip "$work/rootfs/stage1-kvm" 2>/dev/null || true
 # module's dependencies, deepest last; load those first). Uncompressed: unpacking gzip under TCG
 # costs more than reading the larger file.
 initramfs=$work/initramfs
-${CC:-cc} -static -O2 -Wall -Wextra -o "$initramfs/init" "$package/Plugins/stage1-kvm/GuestInit/init.c"
+${CC:-cc} -static -O2 -Wall -Wextra -o "$initramfs/init" "$package/Plugins/stage1-kvm/GuestInit/init.c" "$package/Plugins/stage1-kvm/GuestInit/net.c"
 strip "$initramfs/init"
 order=""
 add_module() {
@@ -49,7 +49,8 @@ add_module() {
     for dep in $deps; do add_module "$dep"; done
     order="$order $1"
 }
-for name in virtio_pci virtio_console 9pnet_virtio 9p; do
+# virtio_net: the pod's NICs on CNI networks (GuestInit/net.c).
+for name in virtio_pci virtio_console 9pnet_virtio 9p virtio_net; do
     path=$(grep -o "^[^:]*/$name\.ko[^:]*" "$modules/modules.dep" | head -n 1)
     if [ -z "$path" ]; then
         grep -q "/$name\.ko" "$modules/modules.builtin" || { echo "stage1-kvm: module $name missing from $release" >&2; exit 1; }

@@ -17,14 +17,14 @@ enum Containment {
 
     static var isSupervisor: Bool { ProcessInfo.processInfo.environment[supervisorVariable] == "1" }
 
-    /// Starts the supervisor and exits with its status; SIGTERM, SIGINT, SIGHUP and SIGQUIT are
-    /// passed on to it (it destroys the VM on them).
+    /// Starts the supervisor and exits with its status; SIGTERM, SIGINT, SIGHUP, SIGQUIT (stop the
+    /// apps) and SIGUSR1 (`stop --force`: destroy the VM) are passed on to it.
     static func runOuter(_ request: Stage1Request, _ run: RunPayload) throws(Stage1Error) -> Never {
         let lockFD = try PodLock.keep(run)
         let files = PodFiles(pod: request.pod)
         var waited = sigset_t()
         sigemptyset(&waited)
-        for signal in [SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT] { sigaddset(&waited, signal) }
+        for signal in [SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1] { sigaddset(&waited, signal) }
         var original = sigset_t()
         sigprocmask(SIG_BLOCK, &waited, &original)
 

@@ -7,12 +7,13 @@ import Stage1Kit
 enum KVM {
     static let name = "stage1-kvm"
     static let version = "0.1.0"
-    /// What this slice implements: pods of one or more apps with no network (`--net=none`).
-    /// Volumes are host and empty directories over 9p. Not `networks` (no CNI/tap yet), `enter`
-    /// (no agent commands yet), `interactive`,
-    /// `isolators`, `private-users`, `ipc-modes`, `dns`, `hosts`, `metadata-service`; stage0
+    /// What this slice implements: pods of one or more apps, on CNI networks (`networks`: a tap
+    /// per interface, Network.swift) or `--net=none` (`--net=host` is refused), with `dns` and
+    /// `hosts` files. Volumes are host and empty directories over 9p. `enter` and `stop` go over
+    /// the agent channel (Agent.swift); `isolators` as Isolation.swift says. Not `interactive`,
+    /// `private-users`, `ipc-modes`, `metadata-service`; stage0
     /// refuses those with a message naming the missing feature.
-    static let features: [Stage1Feature] = [.run, .stop, .gc, .multipleApps, .hostname, .volumes]
+    static let features: [Stage1Feature] = [.run, .enter, .stop, .gc, .multipleApps, .hostname, .volumes, .isolators, .networks, .dns, .hosts]
 
     /// `<pod>/stage1-kvm/`: the plan the guest reads (9p) and the console log (the spec lets a
     /// plugin write under names starting with `stage1-`).

@@ -13,12 +13,13 @@ enum RunCommand {
     /// How long the guest may take from the domain's start to its first app's start. TCG boots
     /// of the generic kernel take about 5 s here; a guest that is not up after this is stuck.
     static var bootTimeout: Double { KVM.environment("RKT_KVM_BOOT_TIMEOUT").flatMap(Double.init) ?? 120 }
-    /// How long a guest that reported `done` may take to power off before it is destroyed.
-    static let shutdownGrace: Double = 10
 
     static func execute(_ request: Stage1Request, _ run: RunPayload) throws(Stage1Error) -> Never {
         let begin = monotonicSeconds()
         try check(run)
+        // Before any thread exists and before the split: the supervisor, libvirt's threads and
+        // QEMU are all created from this thread and inherit the pod's network namespace.
+        try PodNetwork.join(run)
         if !Containment.isSupervisor && KVM.environment("RKT_KVM_NO_PIDNS") == nil { try Containment.runOuter(request, run) }
         // Without the split (RKT_KVM_NO_PIDNS, for debugging) this process keeps the lock itself.
         let lockFD = Containment.isSupervisor ? nil : try PodLock.keep(run)
@@ -80,25 +81,34 @@ enum RunCommand {
         }
         for plan in plans { try Stage1Files.writeEnvironment(plan.environment, app: plan.name, files) }
         try GuestPlan.write(plans, shares: shares, hostname: run.hostname ?? "rkt-" + request.pod.uuid, to: KVM.planDirectory(pod: podPath))
+        let isolation = try GuestIsolation.resolve(plans, insecureOptions: run.insecureOptions)
+        try GuestIsolation.write(isolation, to: KVM.planDirectory(pod: podPath))
+        try GuestEtcFiles.write(run, rootfses: plans.map(\.rootfs), hostname: run.hostname ?? "rkt-" + request.pod.uuid)
+        let interfaces = try PodNetwork.prepare(run, planDirectory: KVM.planDirectory(pod: podPath))
         let statusListener = try UnixListener(path: KVM.socketPath(uuid: request.pod.uuid, "status"))
         let outputListener = try UnixListener(path: KVM.socketPath(uuid: request.pod.uuid, "output"))
+        // The agent channel, and the control socket `enter` connects to (root only).
+        let agentListener = try UnixListener(path: KVM.socketPath(uuid: request.pod.uuid, "agent"))
+        let controlListener = try UnixListener(path: KVM.socketPath(uuid: request.pod.uuid, "control"), backlog: 16)
+        chmod(controlListener.path, 0o600)
         unlink(KVM.consoleLog(pod: podPath))
 
         // Signals are taken synchronously in the loop below; block them before libvirt starts
         // its threads so that every thread inherits the mask and none of them takes a signal.
         var handled = sigset_t()
         sigemptyset(&handled)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD] { sigaddset(&handled, signal) }
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGCHLD] { sigaddset(&handled, signal) }
         sigprocmask(SIG_BLOCK, &handled, nil)
         if kvm_become_subreaper() != 0 { debug("cannot become a child subreaper: \(errnoString(errno))") }
 
         let libvirt = try EmbeddedLibvirt(root: KVM.embedRoot(uuid: request.pod.uuid))
         let description = DomainDescription(
             name: KVM.domainName(uuid: request.pod.uuid), accelerator: accelerator, kernel: kernel, initramfs: initramfs,
-            memoryMiB: Int(KVM.environment("RKT_KVM_MEMORY_MIB") ?? "") ?? 256, cpus: 1,
+            memoryMiB: GuestIsolation.memoryMiB(isolation), cpus: GuestIsolation.cpus(isolation),
             planDirectory: KVM.planDirectory(pod: podPath), appRootfses: plans.map(\.rootfs), volumes: shares,
             consoleLog: KVM.consoleLog(pod: podPath), statusSocket: statusListener.path, outputSocket: outputListener.path,
-            emulator: emulator)
+            agentSocket: agentListener.path,
+            emulator: emulator, interfaces: interfaces)
         debug("connected to libvirt after \(milliseconds(since: begin)) ms")
         let domain: Domain
         do { domain = try libvirt.start(xml: description.xml) } catch {
@@ -112,9 +122,8 @@ enum RunCommand {
         _ = lockFD
         debug("domain \(description.name) started after \(milliseconds(since: begin)) ms")
 
-        var supervisor = Supervision(
-            domain: domain, statusListener: statusListener, outputListener: outputListener, files: files,
-            apps: plans.map(\.name), begin: begin)
+        let channels = GuestChannels(status: statusListener, output: outputListener, agent: agentListener, control: controlListener)
+        var supervisor = Supervision(domain: domain, channels: channels, files: files, apps: plans.map(\.name), begin: begin)
         let outcome = supervisor.run(signals: &handled)
         domain.destroy()
         libvirt.close()
@@ -160,23 +169,12 @@ enum RunCommand {
         func unsupported(_ feature: String, _ details: String) -> Stage1Error {
             Stage1Error(code: .unsupported, msg: "unsupported feature \(feature)", details: details)
         }
-        guard run.net == .none else {
-            throw unsupported(
-                run.net == .host ? "run" : "networks",
-                "run.net is \"\(run.net.rawValue)\": a stage1-kvm pod cannot share the host's network and has no CNI networking yet; use --net=none")
-        }
+        // run.net: PodNetwork.join refuses `host` and needs a namespace for the CNI modes.
         if run.interactive { throw unsupported("interactive", "stage1-kvm has no terminal channel yet") }
         if run.privateUsers != nil { throw unsupported("private-users", "run.privateUsers is set") }
         if run.mdsToken != nil { throw unsupported("metadata-service", "run.mdsToken is set") }
         if run.ipc != .auto { throw unsupported("ipc-modes", "run.ipc is \"\(run.ipc.rawValue)\": the VM always has its own IPC") }
-        if run.dns.mode != .default && run.dns.mode != .none {
-            throw unsupported("dns", "run.dns.mode is \"\(run.dns.mode.rawValue)\"")
-        }
-        if run.hostsMode != .default { throw unsupported("hosts", "run.hostsMode is \"\(run.hostsMode.rawValue)\"") }
         for app in run.apps {
-            if let isolators = app.appManifest?.isolators, !isolators.isEmpty {
-                throw unsupported("isolators", "app \(app.name) has isolators (\(isolators.map(\.name).joined(separator: ", ")))")
-            }
             guard !app.name.isEmpty, app.name != ".", app.name != "..", !app.name.contains("/"), !app.name.contains("\0"),
                   !app.name.contains("\n"), !app.name.contains(" ")
             else { throw Stage1Error(code: .invalidRequest, msg: "\"\(app.name)\" is not a valid app name") }
@@ -235,7 +233,7 @@ struct UnixListener {
     let path: String
     let fd: Int32
 
-    init(path: String) throws(Stage1Error) {
+    init(path: String, backlog: Int32 = 1) throws(Stage1Error) {
         self.path = path
         unlink(path)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -253,7 +251,7 @@ struct UnixListener {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard bound == 0, listen(fd, 1) == 0 else {
+        guard bound == 0, listen(fd, backlog) == 0 else {
             let code = errno
             Glibc.close(fd)
             throw systemError("bind", path, code)

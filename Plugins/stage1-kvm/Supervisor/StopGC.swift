@@ -3,14 +3,16 @@ import Glibc
 import Stage1Protocol
 import Stage1Kit
 
-/// `stop`: signals the pod's supervisor (its pid is in `pid`), which destroys the VM, records the
-/// apps as killed and exits. Both forms end the VM at once: there is no graceful guest stop yet.
+/// `stop`: signals the pod's process (its pid is in `pid`; it forwards to the supervisor).
+/// SIGTERM: the supervisor asks the guest init over the agent channel to stop the apps (SIGTERM,
+/// SIGKILL after 10 s); they end with their statuses recorded and the guest powers off.
+/// `--force`: SIGUSR1, on which the supervisor destroys the VM and records the apps still
+/// running as killed (137). Never SIGKILL: the supervisor would die before recording anything
+/// (QEMU would still die with its PID namespace).
 enum StopCommand {
     static func execute(_ request: Stage1Request, _ stop: StopPayload) throws(Stage1Error) {
         let pid = try PodLock.runningPID(request.pod)
-        // SIGTERM either way: a SIGKILLed supervisor would leave QEMU running.
-        _ = stop
-        try PodLock.signal(pid, SIGTERM)
+        try PodLock.signal(pid, stop.force ? SIGUSR1 : SIGTERM)
     }
 }
 

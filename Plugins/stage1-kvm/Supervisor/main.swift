@@ -7,4 +7,4 @@ import Stage1Kit
 
 Stage1Plugin.main(
     name: KVM.name, version: KVM.version, features: KVM.features,
-    commands: .init(run: RunCommand.execute, enter: nil, stop: StopCommand.execute, gc: GCCommand.execute))
+    commands: .init(run: RunCommand.execute, enter: EnterCommand.execute, stop: StopCommand.execute, gc: GCCommand.execute))
