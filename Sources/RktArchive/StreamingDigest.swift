@@ -74,6 +74,17 @@ public struct StreamingDigest {
         hasher.update(data)
         return hasher.finalizeHex()
     }
+
+    /// SHA-512 in hex through OpenSSL's low-level SHA-512 rather than EVP, for hot paths that hash
+    /// a few bytes: EVP's first use in a process loads the system OpenSSL configuration
+    /// (openssl.cnf, 1-2 ms), which `rkt run` paid only for its tree ID. This leaves OpenSSL's
+    /// global state alone, so TLS later in the same process still reads its configuration.
+    public static func sha512HexWithoutConfig(of data: Data) -> String {
+        var digest = [UInt8](repeating: 0, count: 64)
+        let ok = data.withUnsafeBytes { rkt_sha512($0.baseAddress, $0.count, &digest) }
+        guard ok == 1 else { fatalError("OpenSSL: SHA-512 failed") }
+        return hexString(digest)
+    }
 }
 
 func hexString<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {

@@ -48,7 +48,7 @@ public struct RktMain: ParsableCommand {
         }
         var command: ParsableCommand
         do {
-            command = try parseAsRoot(arguments)
+            command = try parseAsRoot(AppSeparatorEscape.escape(arguments))
         } catch {
             let code = exitCode(for: error)
             if code == .success {

@@ -21,6 +21,10 @@ public final class ImageStore {
     let logger: Logger
     /// Held shared for the store's lifetime, as rkt does on the cas directory.
     private let casLock: FileLock
+    /// An image's manifest never changes under its key (the key hashes the image, manifest
+    /// included), so each is read and decoded once: a pod start otherwise decodes each image's
+    /// manifest two or three times (pod manifest, dependencies, tree rendering).
+    private let manifests = ManifestCache()
 
     static let schemaVersion: Int64 = 1
 
@@ -42,6 +46,12 @@ public final class ImageStore {
     }
 
     private func migrate() throws(StoreError) {
+        // The common case, an index already set up, is checked with a plain read: a write
+        // transaction (BEGIN IMMEDIATE) on every open would serialise all rkt commands on the
+        // write lock. Only a new or unversioned index takes the transaction below.
+        if let current = try? db.query("SELECT version FROM version").first?.first?.integer, current <= Self.schemaVersion {
+            return
+        }
         try db.transaction { () throws(StoreError) in
             try db.execute("CREATE TABLE IF NOT EXISTS version (version INTEGER NOT NULL)")
             let rows = try db.query("SELECT version FROM version")
@@ -195,13 +205,20 @@ public final class ImageStore {
     }
 
     public func manifestData(key: String) throws(StoreError) -> Data {
-        do { return try FileSystem.read(layout.manifestPath(key)) } catch {
+        if let cached = manifests.data(key) { return cached }
+        let data: Data
+        do { data = try FileSystem.read(layout.manifestPath(key)) } catch {
             throw StoreError(.notFound, "manifest of image \(key) is missing from the store: \(error)", cause: error)
         }
+        manifests.store(data: data, for: key)
+        return data
     }
 
     public func manifest(key: String) throws(StoreError) -> ImageManifest {
-        try Self.validatedManifest(try manifestData(key: key))
+        if let cached = manifests.decoded(key) { return cached }
+        let manifest = try Self.validatedManifest(try manifestData(key: key))
+        manifests.store(decoded: manifest, for: key)
+        return manifest
     }
 
     public func blobPath(key: String) -> String { layout.blobPath(key) }
@@ -245,6 +262,7 @@ public final class ImageStore {
             return exists
         }
         guard removed else { throw StoreError(.notFound, "no image with ID \(key) in the store") }
+        manifests.forget(key)
         unlink(layout.blobPath(key))
         unlink(layout.manifestPath(key))
     }
@@ -280,6 +298,24 @@ public final class ImageStore {
 
     static func nanos(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970 * 1_000_000_000) }
     static func date(_ nanos: Int64) -> Date { Date(timeIntervalSince1970: Double(nanos) / 1_000_000_000) }
+}
+
+/// Manifests by image key, raw and decoded; locked because layer trees render in parallel.
+final class ManifestCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var raw: [String: Data] = [:]
+    private var decodedManifests: [String: ImageManifest] = [:]
+
+    func data(_ key: String) -> Data? { lock.withLock { raw[key] } }
+    func decoded(_ key: String) -> ImageManifest? { lock.withLock { decodedManifests[key] } }
+    func store(data: Data, for key: String) { lock.withLock { raw[key] = data } }
+    func store(decoded: ImageManifest, for key: String) { lock.withLock { decodedManifests[key] = decoded } }
+    func forget(_ key: String) {
+        lock.withLock {
+            raw[key] = nil
+            decodedManifests[key] = nil
+        }
+    }
 }
 
 func randomSuffix() -> String {

@@ -79,9 +79,8 @@ extension ImageStore {
 
     func treeID(_ layers: [DependencyLayer]) -> String {
         let keys = layers.map(\.key)
-        var hasher = StreamingDigest()
-        hasher.update(Data(keys.joined(separator: ",").utf8))
-        return "deps-" + ImageKey.key(fromDigestHex: hasher.finalizeHex())
+        // Without EVP: the tree ID was the only digest of `rkt run`, and EVP loads openssl.cnf.
+        return "deps-" + ImageKey.key(fromDigestHex: StreamingDigest.sha512HexWithoutConfig(of: Data(keys.joined(separator: ",").utf8)))
     }
 
     // MARK: Rendering

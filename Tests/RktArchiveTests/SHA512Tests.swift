@@ -12,6 +12,7 @@ import Testing
     ])
     func knownVectors(input: String, expected: String) {
         #expect(StreamingDigest.hex(of: Data(input.utf8)) == expected)
+        #expect(StreamingDigest.sha512HexWithoutConfig(of: Data(input.utf8)) == expected)
     }
 
     @Test func millionAsInUnevenChunks() {

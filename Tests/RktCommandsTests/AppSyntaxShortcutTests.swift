@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RktPods
 import Testing
 @testable import RktCommands
 
@@ -25,9 +26,11 @@ import Testing
     }
 
     static func parsedByArgumentParser(_ argv: [String]) throws -> Reading {
-        switch try RktMain.parseAsRoot(argv) {
-        case let run as Run: return Reading(command: "run", arguments: run.arguments, global: run.root.global)
-        case let prepare as Prepare: return Reading(command: "prepare", arguments: prepare.arguments, global: prepare.root.global)
+        // As RktMain.main and AppSyntaxCommand.launch read it.
+        switch try RktMain.parseAsRoot(AppSeparatorEscape.escape(argv)) {
+        case let run as Run: return Reading(command: "run", arguments: AppSeparatorEscape.unescape(run.arguments), global: run.root.global)
+        case let prepare as Prepare:
+            return Reading(command: "prepare", arguments: AppSeparatorEscape.unescape(prepare.arguments), global: prepare.root.global)
         case let other: throw CommandError("parsed as \(type(of: other))")
         }
     }
@@ -40,6 +43,11 @@ import Testing
         ["--insecure-options=image,tls", "run", "--net=none", "a.aci", "--exec=/bin/sh", "--", "-c", "exit 3"],
         ["--insecure-options=all-run", "run", "--dir=/after", "--debug", "img", "--mount", "volume=v,target=/v"],
         ["--insecure-options=none", "run"],
+        // rkt's app separator, with or without app arguments before it (ArgumentParser alone refuses
+        // the first form: "Invalid option: ---").
+        ["run", "a.aci", "---", "b.aci"],
+        ["run", "a.aci", "--", "x", "---", "b.aci", "--exec=/bin/true", "---", "c.aci"],
+        ["--dir=/d", "prepare", "---", "a.aci", "---"],
     ]
 
     @Test(arguments: accepted)
@@ -57,14 +65,23 @@ import Testing
         ["--insecure-options=bogus", "run", "img"],      // a value ArgumentParser rejects, with its message
         ["--debug=true", "run", "img"], ["--nosuch=1", "run", "img"], ["-d", "run", "img"],
         ["--help"], ["-h", "run"], ["run", "--help"], ["run", "-h"], ["prepare", "img", "--", "ls", "-lh"],
-        ["run", "a.aci", "---", "b.aci"],                // ArgumentParser refuses this `---` (a known gap)
-        ["run", "a.aci", "--", "x", "---", "b.aci"],
         ["run", "img", "--version"], ["run", "--generate-completion-script=bash"], ["run", "--experimental-dump-help"],
     ]
 
     @Test(arguments: declined)
     func leavesTheRestToArgumentParser(_ argv: [String]) {
         #expect(AppSyntaxShortcut(argv) == nil)
+    }
+
+    /// The ArgumentParser path (here: a space-separated global flag) reads `---` as rkt does too.
+    @Test func separatorWithoutAppArgumentsOnTheArgumentParserPath() throws {
+        #expect(AppSyntaxShortcut(["--dir", "/d", "run", "a.aci", "---", "b.aci"]) == nil)
+        let reading = try Self.parsedByArgumentParser(["--dir", "/d", "run", "a.aci", "---", "b.aci"])
+        #expect(reading.arguments == ["a.aci", "---", "b.aci"])
+        #expect(AppSeparatorEscape.escape(["--dir", "/d", "enter", "---"]) == ["--dir", "/d", "enter", "---"])
+        #expect(throws: (any Error).self) { try RktMain.parseAsRoot(["run", "a.aci", "---", "b.aci"]) }
+        let apps = try AppArguments.parse(reading.arguments, command: .run).apps.map(\.image)
+        #expect(apps == ["a.aci", "b.aci"])
     }
 
     @Test func defaultsAreArgumentParsers() throws {

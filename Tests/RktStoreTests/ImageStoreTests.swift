@@ -1,6 +1,6 @@
 import Foundation
 import RktOS
-import RktStore
+@testable import RktStore
 import Testing
 
 @Suite struct ImageStoreTests {
@@ -19,6 +19,39 @@ import Testing
         #expect(try store.resolve("example.com/one").key == first.key)
         #expect(try store.resolve(String(first.key.prefix(10))).key == first.key)
         #expect(try store.resolve(first.key + "0000000000").key == first.key, "a full 128-hex ID resolves to its 64-hex key")
+    }
+
+    /// Opening a set-up index takes no write lock, so commands that only read (run, image list)
+    /// open it while another process is mid-write (an import). A write transaction per open made
+    /// every command queue on the writer (here: wait out the 60 s busy timeout and fail).
+    @Test func openingTheIndexDoesNotWaitForAWriter() throws {
+        let fx = try ACIFixture()
+        defer { fx.cleanup() }
+        let key: String
+        do {
+            let store = try ImageStore(dataDir: fx.dataDir)
+            key = try store.importImage(path: try fx.aci("one", manifest: ACIFixture.manifest("example.com/one"))).key
+        }
+        let writer = try SQLiteDatabase(path: StoreLayout(dataDir: fx.dataDir).dbPath)
+        try writer.execute("BEGIN IMMEDIATE")
+        defer { try? writer.execute("ROLLBACK") }
+        let started = Date()
+        let reader = try ImageStore(dataDir: fx.dataDir)
+        #expect(try reader.resolve("example.com/one").key == key)
+        #expect(Date().timeIntervalSince(started) < 5)
+    }
+
+    /// Manifests are cached per store; a removed image's manifest must not outlive it.
+    @Test func removedImageManifestIsNotServedFromTheCache() throws {
+        let fx = try ACIFixture()
+        defer { fx.cleanup() }
+        let store = try ImageStore(dataDir: fx.dataDir)
+        let key = try store.importImage(path: try fx.aci("one", manifest: ACIFixture.manifest("example.com/one"))).key
+        #expect(try store.manifest(key: key).name.rawValue == "example.com/one")
+        #expect(try store.manifest(key: key).name.rawValue == "example.com/one")
+        try store.remove(key: key)
+        #expect(throws: StoreError.self) { try store.manifest(key: key) }
+        #expect(throws: StoreError.self) { try store.manifestData(key: key) }
     }
 
     @Test func ambiguousPrefixNamesTheCandidates() throws {

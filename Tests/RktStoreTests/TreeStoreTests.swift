@@ -50,6 +50,18 @@ import Testing
         #expect(try String(contentsOfFile: tree.rootfs + "/v", encoding: .utf8) == "pinned")
     }
 
+    /// rkt's tree ID: "deps-" + the key of the SHA-512 over the comma-joined keys of the image and
+    /// its dependencies in render order (computed here with EVP, the store uses the low-level call).
+    @Test func treeIDIsTheKeyOfTheJoinedDependencyKeys() throws {
+        let fx = try ACIFixture()
+        defer { fx.cleanup() }
+        let store = try ImageStore(dataDir: fx.dataDir)
+        let base = try store.importImage(path: try fx.aci("base", manifest: ACIFixture.manifest("example.com/base"), files: ["v": "1"]))
+        let app = try store.importImage(path: try fx.aci("app", manifest: ACIFixture.manifest("example.com/app", extra: #""dependencies":[{"imageName":"example.com/base"}]"#)))
+        let digest = StreamingDigest.hex(of: Data((app.key + "," + base.key).utf8))
+        #expect(try store.treeID(for: app.key) == "deps-sha512-" + digest.prefix(64))
+    }
+
     @Test func treeIDChangesWithADependency() throws {
         let fx = try ACIFixture()
         defer { fx.cleanup() }

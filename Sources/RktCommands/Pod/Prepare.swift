@@ -104,7 +104,27 @@ protocol AppSyntaxCommand: ParsableCommand {
 extension AppSyntaxCommand {
     func launch() throws -> PodLaunch {
         if let first = arguments.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
-        return try PodLaunch(argv: arguments, command: Self.runCommand, global: root.global)
+        return try PodLaunch(argv: AppSeparatorEscape.unescape(arguments), command: Self.runCommand, global: root.global)
+    }
+}
+
+/// rkt's app separator `---` through ArgumentParser, which reads a word starting with `--` as an
+/// option even in a passthrough capture until a `--` has come ("Invalid option: ---"), though rkt
+/// takes `---` between apps whether or not app arguments precede it. `RktMain` escapes every `---`
+/// after the `run`/`prepare` command word into a word ArgumentParser passes through, and
+/// `AppSyntaxCommand.launch` restores it; the shortcut path never escapes.
+enum AppSeparatorEscape {
+    static let separator = "---"
+    /// Starts with a control character, so no command line can mean it literally.
+    static let escaped = "\u{1}---"
+
+    static func escape(_ argv: [String]) -> [String] {
+        guard let command = argv.firstIndex(where: { RunCommand(rawValue: $0) != nil }) else { return argv }
+        return Array(argv[...command]) + argv[(command + 1)...].map { $0 == separator ? escaped : $0 }
+    }
+
+    static func unescape(_ arguments: [String]) -> [String] {
+        arguments.map { $0 == escaped ? separator : $0 }
     }
 }
 
@@ -136,11 +156,10 @@ struct AppSyntaxShortcut {
         self.arguments = arguments
     }
 
-    /// ArgumentParser's own flags (`-h`, `--help`, `-help`, `--version`, ...), any short-flag
-    /// cluster that could hold `-h`, and `---` (ArgumentParser refuses it unless a `--` came
-    /// first: "Invalid option: ---"): left to ArgumentParser wherever they appear.
+    /// ArgumentParser's own flags (`-h`, `--help`, `-help`, `--version`, ...) and any short-flag
+    /// cluster that could hold `-h`: left to ArgumentParser wherever they appear. (`---` is rkt's
+    /// app separator, read here as on the ArgumentParser path: AppSeparatorEscape.)
     static func mayBeBuiltInFlag(_ word: String) -> Bool {
-        if word == "---" { return true }
         if word.hasPrefix("--") {
             return ["--help", "--version", "--experimental-dump-help", "--generate-completion-script"].contains { word == $0 || word.hasPrefix($0 + "=") }
         }
