@@ -44,18 +44,9 @@ enum EnterCommand {
             guard kill(pid, 0) == 0 || errno != ESRCH else {
                 throw Stage1Error(code: .podNotRunning, msg: "the pod is not running", details: "process \(pid) does not exist")
             }
+            var address = try UnixListener.address(path)
             let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard fd >= 0 else { throw systemError("socket", path) }
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            let bytes = Array(path.utf8)
-            guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-                Glibc.close(fd)
-                throw Stage1Error(code: .ioFailure, msg: "the socket path \(path) is too long for a unix socket")
-            }
-            withUnsafeMutableBytes(of: &address.sun_path) { raw in
-                for (i, b) in bytes.enumerated() { raw[i] = b }
-            }
             let connected = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
             }

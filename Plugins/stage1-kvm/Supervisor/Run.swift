@@ -233,21 +233,27 @@ struct UnixListener {
     let path: String
     let fd: Int32
 
-    init(path: String, backlog: Int32 = 1) throws(Stage1Error) {
-        self.path = path
-        unlink(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw systemError("socket", path) }
+    /// The `sockaddr_un` for `path` (the listener's and the enter client's), refusing paths the
+    /// kernel would truncate.
+    static func address(_ path: String) throws(Stage1Error) -> sockaddr_un {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            Glibc.close(fd)
             throw Stage1Error(code: .ioFailure, msg: "the socket path \(path) is too long for a unix socket")
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             for (i, b) in bytes.enumerated() { raw[i] = b }
         }
+        return address
+    }
+
+    init(path: String, backlog: Int32 = 1) throws(Stage1Error) {
+        self.path = path
+        unlink(path)
+        var address = try UnixListener.address(path)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw systemError("socket", path) }
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
