@@ -117,7 +117,8 @@ public struct Stage1Launcher {
         payload.lockFD = lock.fd
         // Under a systemd Type=notify service: the plugin reports the pod's readiness, since rkt
         // itself (exec'd away into stage1) never will (stage1-protocol.md, run.notifySocket).
-        if payload.notifySocket == nil, let socket = ProcessInfo.processInfo.environment["NOTIFY_SOCKET"], !socket.isEmpty {
+        // getenv, not ProcessInfo.environment: that builds the whole environment on every pod start.
+        if payload.notifySocket == nil, let value = getenv("NOTIFY_SOCKET"), case let socket = String(cString: value), !socket.isEmpty {
             payload.notifySocket = socket
             if !describe.supports(.notify) {
                 logger.warning("stage1 \(describe.name) does not report readiness to the service manager (NOTIFY_SOCKET); a Type=notify service will not become active")

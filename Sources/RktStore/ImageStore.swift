@@ -49,7 +49,7 @@ public final class ImageStore {
         // The common case, an index already set up, is checked with a plain read: a write
         // transaction (BEGIN IMMEDIATE) on every open would serialise all rkt commands on the
         // write lock. Only a new or unversioned index takes the transaction below.
-        if let current = try? db.query("SELECT version FROM version").first?.first?.integer, current <= Self.schemaVersion {
+        if let current = try? db.query("SELECT version FROM version").first?.first?.integer, current == Self.schemaVersion {
             return
         }
         try db.transaction { () throws(StoreError) in

@@ -86,10 +86,7 @@ import Testing
         #expect(rm.stderr.contains("is a dependency of"), "\(rm.stderr)")
 
         if let fly = Self.flyStage1 {
-            try FileManager.default.createDirectory(atPath: rkt.root + "/stage1-images", withIntermediateDirectories: true)
-            try FileManager.default.copyItem(atPath: fly, toPath: rkt.root + "/stage1-images/stage1-fly.aci")
-            try FileManager.default.createDirectory(atPath: rkt.localConfig + "/paths.d", withIntermediateDirectories: true)
-            try #"{"rktKind":"paths","rktVersion":"v1","stage1-images":"\#(rkt.root)/stage1-images"}"#.write(toFile: rkt.localConfig + "/paths.d/stage1.json", atomically: true, encoding: .utf8)
+            try rkt.installStage1Image(fly, as: "stage1-fly.aci")
             let hi = try rkt.run(["run", "--insecure-options=http,image", "--stage1-from-dir=stage1-fly.aci", image, "--exec", "/bin/echo", "--", "hi"])
             #expect(hi.status == 0, "\(hi.stderr)")
             #expect(hi.stdout == "hi\n")

@@ -16,11 +16,7 @@ import Testing
         guard FileManager.default.fileExists(atPath: aci) else { print("skip \(test): no stage1-nspawn.aci (run images/stage1-nspawn/build.sh)"); return nil }
         guard FileManager.default.fileExists(atPath: RktRunner.image("probe.aci")) else { print("skip \(test): no probe.aci (images/build.sh)"); return nil }
         guard let rkt = RktRunner.make(test) else { return nil }
-        let images = rkt.root + "/stage1-images"
-        try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: aci, toPath: images + "/stage1-nspawn.aci")
-        try FileManager.default.createDirectory(atPath: rkt.localConfig + "/paths.d", withIntermediateDirectories: true)
-        try #"{"rktKind":"paths","rktVersion":"v1","stage1-images":"\#(images)"}"#.write(toFile: rkt.localConfig + "/paths.d/stage1.json", atomically: true, encoding: .utf8)
+        try rkt.installStage1Image(aci, as: "stage1-nspawn.aci")
         return rkt
     }
 

@@ -115,6 +115,16 @@ struct RktRunner {
         return files
     }
 
+    /// Puts `aci` in a stage1 images directory of this runner's own and points the local
+    /// configuration's paths.d at it, so the stage1 is found by its file name or as the default.
+    func installStage1Image(_ aci: String, as fileName: String) throws {
+        let images = root + "/stage1-images"
+        try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: aci, toPath: images + "/" + fileName)
+        try FileManager.default.createDirectory(atPath: localConfig + "/paths.d", withIntermediateDirectories: true)
+        try #"{"rktKind":"paths","rktVersion":"v1","stage1-images":"\#(images)"}"#.write(toFile: localConfig + "/paths.d/stage1.json", atomically: true, encoding: .utf8)
+    }
+
     /// Unmounts whatever pods left mounted (as `rkt gc` would) before deleting the test's root.
     func cleanup() {
         Mounts.unmountAll(under: root)

@@ -126,11 +126,7 @@ import Testing
         guard isRoot else { print("skip \(test): running pods needs root"); return nil }
         guard let aci = Self.aci else { print("skip \(test): no stage1-fly.aci (run images/stage1-fly/build.sh)"); return nil }
         guard let rkt = RktRunner.make(test) else { return nil }
-        let images = rkt.root + "/stage1-images"
-        try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: aci, toPath: images + "/stage1-fly.aci")
-        try FileManager.default.createDirectory(atPath: rkt.localConfig + "/paths.d", withIntermediateDirectories: true)
-        try #"{"rktKind":"paths","rktVersion":"v1","stage1-images":"\#(images)"}"#.write(toFile: rkt.localConfig + "/paths.d/stage1.json", atomically: true, encoding: .utf8)
+        try rkt.installStage1Image(aci, as: "stage1-fly.aci")
         return rkt
     }
 

@@ -129,8 +129,9 @@ struct Domain {
 }
 
 /// The libvirt domain description of a pod's VM: direct kernel boot, the plan and each app's
-/// rootfs shared over virtio-9p, two virtio-serial channels to this process, the guest console
-/// in a log file, and nothing else (no network, no disks, no USB, no balloon).
+/// rootfs shared over virtio-9p, three virtio-serial channels to this process (status, output,
+/// agent), one virtio NIC per CNI network on a pre-made tap, the guest console in a log file, and
+/// nothing else (no disks, no USB, no balloon).
 struct DomainDescription {
     var name: String
     var accelerator: Accelerator
