@@ -127,7 +127,7 @@ let package = Package(
         .executableTarget(
             name: "stage1-kvm", dependencies: ["Stage1Protocol", "Stage1Kit", "Stage1Isolators", "CLibvirt", "CKVM", "Netlink"], path: "Plugins/stage1-kvm/Supervisor"),
         .target(name: "CKVM", path: "Plugins/stage1-kvm/CKVM"),
-        .testTarget(name: "Stage1KVMTests", dependencies: ["stage1-kvm", "Stage1Isolators"]),  // unit tests of the agent frames and VM sizing
+        .testTarget(name: "Stage1KVMTests", dependencies: ["stage1-kvm", "Stage1Isolators", "RktTestSupport"]),  // unit tests of the agent frames and VM sizing
 
         // Our CNI bridge plugin (Plugins/cni-bridge/README.md): bridge + veth, host-local IPAM, netlink.
         .executableTarget(
@@ -140,15 +140,15 @@ let package = Package(
         .testTarget(name: "RktArchiveTests", dependencies: ["RktArchive", "RktOS", "RktTestSupport"]),
         .testTarget(name: "RktStoreTests", dependencies: ["RktStore", "RktArchive", "RktOS", "RktTypes", "RktTestSupport"]),
         .testTarget(name: "RktCommandsTests", dependencies: ["RktCommands"]),
-        .testTarget(name: "Stage1ProtocolTests", dependencies: ["Stage1Protocol"]),
-        .testTarget(name: "Stage1FlyTests", dependencies: ["Stage1Protocol"]),
+        .testTarget(name: "Stage1ProtocolTests", dependencies: ["Stage1Protocol", "RktTestSupport"]),
+        .testTarget(name: "Stage1FlyTests", dependencies: ["Stage1Protocol", "RktTestSupport"]),
         .testTarget(name: "Stage1KitTests", dependencies: ["Stage1Kit", "Stage1Protocol"]),
         .testTarget(name: "RktPodsTests", dependencies: ["RktPods", "RktTypes", "RktTestSupport"]),
         .testTarget(name: "RktFetchTests", dependencies: ["RktFetch", "RktStore", "RktOS", "RktTypes", "RktTestSupport"]),
         .testTarget(name: "Stage1IsolatorsTests", dependencies: ["Stage1Isolators", "Stage1Protocol"], exclude: ["Fixtures"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"]),
         .testTarget(name: "CNIBridgeTests", dependencies: ["Netlink", "RktOS", "cni-bridge"]),  // cni-bridge: so `swift test` rebuilds the binary the tests run
-        .testTarget(name: "RktNetworkTests", dependencies: ["RktNetwork", "RktOS", "Stage1Protocol"]),
+        .testTarget(name: "RktNetworkTests", dependencies: ["RktNetwork", "RktOS", "Stage1Protocol", "RktTestSupport"]),
         // Drives the built `rkt` binary; root-only cases skip with a printed reason.
         .testTarget(name: "IntegrationTests", dependencies: ["RktTypes", "RktPods", "RktOS", "RktTestSupport"]),
     ]

@@ -59,18 +59,15 @@ import Testing
         guard let rkt = RktRunner.make() else { return }
         defer { rkt.cleanup() }
         let images = ["busybox.aci", "busybox.aci.gz", "busybox.aci.xz", "hello.aci", "hello.aci.gz", "actool-built.aci"]
-        var processes: [Process] = []
+        var fetches: [Subprocess.Background] = []
         for i in 0..<12 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: rkt.binary)
-            process.arguments = ["--dir=\(rkt.dataDir)", "--insecure-options=image", "fetch", RktRunner.image(images[i % images.count])]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            processes.append(process)
+            fetches.append(try Subprocess.start(
+                [rkt.binary, "--dir=\(rkt.dataDir)", "--insecure-options=image", "fetch", RktRunner.image(images[i % images.count])],
+                outputFile: "/dev/null"))
         }
-        for process in processes { process.waitUntilExit() }
-        #expect(processes.allSatisfy { $0.terminationStatus == 0 })
+        let statuses = fetches.map { $0.wait(timeout: 300) }
+        for fetch in fetches { fetch.stop(grace: 0) }
+        #expect(statuses.allSatisfy { $0 == 0 }, "\(statuses)")
         #expect(try rkt.ok(["image", "list", "--no-legend", "--fields=name"]).lines.count == 3)
         let tmp = try FileManager.default.contentsOfDirectory(atPath: rkt.dataDir + "/cas/tmp")
         #expect(tmp.isEmpty, "\(tmp)")
@@ -89,18 +86,14 @@ import Testing
 
         var killedMidway = 0
         for delay in [0.05, 0.15, 0.3, 0.5, 0.8] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: rkt.binary)
-            process.arguments = ["--dir=\(rkt.dataDir)", "--insecure-options=image", "fetch", big]
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let output = rkt.root + "/fetch-\(delay).out"
+            let fetch = try Subprocess.start([rkt.binary, "--dir=\(rkt.dataDir)", "--insecure-options=image", "fetch", big], outputFile: output)
             Thread.sleep(forTimeInterval: delay)
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            let printedID = !out.fileHandleForReading.readDataToEndOfFile().isEmpty
-            if process.terminationReason == .uncaughtSignal && !printedID { killedMidway += 1 }
+            fetch.signal(SIGKILL)
+            let status = fetch.wait(timeout: 60)
+            // stdout and stderr share the file: a printed image ID is a line starting "sha512-".
+            let printedID = ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("sha512-")
+            if status == 128 + SIGKILL && !printedID { killedMidway += 1 }
             // Either the image is absent, or it is whole: its exported bytes hash to its ID.
             let listed = try rkt.ok(["image", "list", "--no-legend", "--full", "--fields=id"]).lines.map { $0.trimmingCharacters(in: .whitespaces) }
             #expect(listed.count <= 1)
@@ -120,10 +113,6 @@ import Testing
 }
 
 func shell(_ command: String) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", command]
-    try process.run()
-    process.waitUntilExit()
-    if process.terminationStatus != 0 { throw CocoaError(.fileWriteUnknown) }
+    let result = try Subprocess.run(["/bin/sh", "-c", command], timeout: 600)
+    if result.status != 0 { throw CocoaError(.fileWriteUnknown) }
 }

@@ -27,7 +27,7 @@ import Testing
     @Test func registryFetchRenderRunAndShare() throws {
         guard let (rkt, fixture) = try setUp() else { return }
         defer { rkt.cleanup() }
-        let registry = try Process.background(["/usr/bin/docker-registry", "serve", try fixture.registryConfig()], log: fixture.root + "/registry.log")
+        let registry = try Subprocess.start(["/usr/bin/docker-registry", "serve", try fixture.registryConfig()], outputFile: fixture.root + "/registry.log")
         defer { registry.stop() }
         try waitForHTTP("http://127.0.0.1:\(fixture.port)/v2/")
         for tag in ["latest", "other", "multi"] {
@@ -231,7 +231,7 @@ import Testing
         defer { rkt.cleanup() }
         let script = fixture.root + "/emulator.py"
         try DockerFixture.emulator.write(toFile: script, atomically: true, encoding: .utf8)
-        let emulator = try Process.background(["/usr/bin/python3", script, String(fixture.port), fixture.layout, fixture.root + "/requests.log"], log: fixture.root + "/emulator.log")
+        let emulator = try Subprocess.start(["/usr/bin/python3", script, String(fixture.port), fixture.layout, fixture.root + "/requests.log"], outputFile: fixture.root + "/emulator.log")
         defer { emulator.stop() }
         try waitForHTTP("http://127.0.0.1:\(fixture.port)/token", acceptAnyStatus: true)
         let base = "docker://127.0.0.1:\(fixture.port)"
@@ -413,50 +413,15 @@ func sha256Hex(_ data: Data) throws -> String {
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("sha-\(UUID().uuidString)").path
     try data.write(to: URL(fileURLWithPath: file))
     defer { try? FileManager.default.removeItem(atPath: file) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-    process.arguments = [file]
-    let out = Pipe()
-    process.standardOutput = out
-    try process.run()
-    let text = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(String(decoding: text, as: UTF8.self).prefix(64))
+    return String(try Subprocess.run(["/usr/bin/sha256sum", file], timeout: 60).stdout.prefix(64))
 }
 
 /// Polls until an HTTP server answers (any status with `acceptAnyStatus`), for up to 10 s.
 func waitForHTTP(_ url: String, acceptAnyStatus: Bool = false) throws {
     for _ in 0..<100 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-s", "-o", "/dev/null", "--max-time", "1"] + (acceptAnyStatus ? [] : ["-f"]) + [url]
-        try process.run()
-        process.waitUntilExit()
-        if process.terminationStatus == 0 { return }
+        let probe = try Subprocess.run(["/usr/bin/curl", "-s", "-o", "/dev/null", "--max-time", "1"] + (acceptAnyStatus ? [] : ["-f"]) + [url], timeout: 10)
+        if probe.status == 0 { return }
         Thread.sleep(forTimeInterval: 0.1)
     }
     throw CocoaError(.fileReadUnknown)
-}
-
-extension Process {
-    /// Starts a server in the background with its output in `log`; `stop()` ends it.
-    static func background(_ argv: [String], log: String) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        return process
-    }
-
-    /// SIGKILL: the test runner's threads block SIGTERM and children inherit that mask.
-    func stop() {
-        if isRunning {
-            kill(processIdentifier, SIGKILL)
-            waitUntilExit()
-        }
-    }
 }

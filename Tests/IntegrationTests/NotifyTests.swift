@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import RktOS
+import RktTestSupport
 import Testing
 
 /// sd_notify and systemd-machined with stage1-nspawn, through the built `rkt` as root: `rkt run`
@@ -43,12 +44,8 @@ import Testing
     }
 
     static func tar(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/tar")
-        process.arguments = arguments
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "tar \(arguments)")
+        let result = try Subprocess.run(["/bin/tar"] + arguments, timeout: 120)
+        try #require(result.status == 0, "tar \(arguments): \(result.stderr)")
     }
 
     struct Run {
@@ -61,24 +58,13 @@ import Testing
 
     /// `rkt run ARGS` with `environment` replacing the given variables (nil values remove them).
     func run(_ rkt: RktRunner, _ args: [String], environment: [String: String?]) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: rkt.binary)
-        process.arguments = ["--dir=\(rkt.dataDir)", "--local-config=\(rkt.localConfig)", "--system-config=\(rkt.systemConfig)",
-                             "--insecure-options=image", "run", "--net=none"] + args
         var env = ProcessInfo.processInfo.environment
         for (name, value) in environment { env[name] = value }
-        process.environment = env
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let pid = process.processIdentifier
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                   stderr: String(decoding: errData, as: UTF8.self), pid: pid)
+        let result = try Subprocess.run(
+            [rkt.binary, "--dir=\(rkt.dataDir)", "--local-config=\(rkt.localConfig)", "--system-config=\(rkt.systemConfig)",
+             "--insecure-options=image", "run", "--net=none"] + args, environment: env)
+        #expect(!result.timedOut, "\(result.stderr)")
+        return Run(status: result.status, stdout: result.stdout, stderr: result.stderr, pid: result.pid)
     }
 
     /// The pod's PID 1 as rkt recorded it (`pid` in the pod directory).
@@ -166,23 +152,15 @@ import Testing
         guard lstat("/run/systemd/system", &st) != 0 else { print("skip machinedIsLeftAloneWithoutSystemd: this host runs systemd"); return }
         let bin = rkt.root + "/fake-bin", log = rkt.root + "/busctl.log"
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-        try "#!/bin/sh\necho \"$@\" >> \(log)\n".write(toFile: bin + "/busctl", atomically: true, encoding: .utf8)
-        chmod(bin + "/busctl", 0o755)
+        try TestExecutable.write("#!/bin/sh\necho \"$@\" >> \(log)\n", to: bin + "/busctl")
         let path = bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
         let result = try run(rkt, [RktRunner.image("busybox.aci"), "--exec", "/bin/true"], environment: ["PATH": path])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: log), "busctl was called: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
         #expect(!result.stderr.contains("machined"), "\(result.stderr)")
         // The fake busctl is the one the plugin would find (the check above can fail).
-        let which = Process()
-        which.executableURL = URL(fileURLWithPath: "/bin/sh")
-        which.arguments = ["-c", "command -v busctl"]
-        which.environment = ["PATH": path]
-        let out = Pipe()
-        which.standardOutput = out
-        try which.run()
-        which.waitUntilExit()
-        #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == bin + "/busctl\n")
+        let which = try Subprocess.run(["/bin/sh", "-c", "command -v busctl"], environment: ["PATH": path], timeout: 30)
+        #expect(which.stdout == bin + "/busctl\n")
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import RktOS
+import RktTestSupport
 import Testing
 
 /// stage1-nspawn, the default stage1, through the built `rkt` as root: namespaces, isolators,
@@ -160,18 +161,12 @@ import Testing
             #expect(refused, "\(attempt) must be refused: status \(result.status), \(result.stdout)")
         }
         // No host descriptor reaches the app, even one the caller left open without close-on-exec.
-        let leak = Process()
-        leak.executableURL = URL(fileURLWithPath: "/bin/sh")
-        leak.arguments = ["-c", "exec 7</dev/null 8>/dev/null; exec \"$0\" \"$@\"", rkt.binary,
-                          "--dir=\(rkt.dataDir)", "--local-config=\(rkt.localConfig)", "--system-config=\(rkt.systemConfig)",
-                          "--insecure-options=image", "run", "--net=none", "rkt.dev/probe", "--exec", "/probe", "--", "--list-fds", "--print-pid", "--list-pids"]
-        let out = Pipe()
-        leak.standardOutput = out
-        leak.standardInput = FileHandle.nullDevice
-        try leak.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        leak.waitUntilExit()
-        #expect(leak.terminationStatus == 0, "\(text)")
+        let leak = try Subprocess.run(
+            ["/bin/sh", "-c", "exec 7</dev/null 8>/dev/null; exec \"$0\" \"$@\"", rkt.binary,
+             "--dir=\(rkt.dataDir)", "--local-config=\(rkt.localConfig)", "--system-config=\(rkt.systemConfig)",
+             "--insecure-options=image", "run", "--net=none", "rkt.dev/probe", "--exec", "/probe", "--", "--list-fds", "--print-pid", "--list-pids"])
+        let text = leak.stdout
+        #expect(leak.status == 0, "\(text) \(leak.stderr)")
         #expect(text.contains("fds=\n") || text.split(separator: "\n").contains("fds="), "descriptors leaked into the app: \(text)")
         #expect(text.contains("pid=2"), "the app's pid in its pod: \(text)")
         #expect(text.split(separator: "\n").contains { $0 == "pids=1,2" }, "the pod sees its init and the app only: \(text)")
@@ -242,18 +237,15 @@ import Testing
         guard let rkt = try runner() else { return }
         defer { finish(rkt) }
         let uuidFile = rkt.root + "/uuid"
-        let pod = Process()
-        pod.executableURL = URL(fileURLWithPath: rkt.binary)
-        pod.arguments = ["--dir=\(rkt.dataDir)", "--local-config=\(rkt.localConfig)", "--system-config=\(rkt.systemConfig)",
-                         "--insecure-options=image", "run", "--net=none", "--uuid-file-save=\(uuidFile)", RktRunner.image("busybox.aci"),
-                         "--memory=32M", "--exec", "/bin/sh", "--", "-c", "echo started; exec sleep 60"]
-        pod.standardInput = FileHandle.nullDevice
-        pod.standardOutput = FileHandle.nullDevice
-        try pod.run()
-        defer { if pod.isRunning { kill(pod.processIdentifier, SIGKILL) } }
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: uuidFile) { usleep(50_000) }
+        let pod = try Subprocess.start(
+            [rkt.binary, "--dir=\(rkt.dataDir)", "--local-config=\(rkt.localConfig)", "--system-config=\(rkt.systemConfig)",
+             "--insecure-options=image", "run", "--net=none", "--uuid-file-save=\(uuidFile)", RktRunner.image("busybox.aci"),
+             "--memory=32M", "--exec", "/bin/sh", "--", "-c", "echo started; exec sleep 60"],
+            outputFile: rkt.root + "/pod.log")
+        defer { pod.stop(grace: 0) }
+        for _ in 0..<600 where !FileManager.default.fileExists(atPath: uuidFile) && pod.isRunning { usleep(50_000) }
         let uuid = try String(contentsOfFile: uuidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        try rkt.ok(["status", "--wait-ready=10s", uuid])
+        try rkt.ok(["status", "--wait-ready=60s", uuid])
         for _ in 0..<100 {
             if (try? rkt.run(["logs", uuid]))?.stdout.contains("started") == true { break }
             usleep(50_000)
@@ -274,8 +266,8 @@ import Testing
         #expect(exitCode.status == 3)
 
         try rkt.ok(["stop", uuid])
-        pod.waitUntilExit()
-        #expect(pod.terminationStatus == 143, "SIGTERM ended the app: \(pod.terminationStatus)")
+        let ended = pod.wait(timeout: 60)
+        #expect(ended == 143, "SIGTERM ended the app: \(String(describing: ended))")
         #expect(try rkt.ok(["status", uuid]).lines.contains("app-busybox=143"))
         #expect(try rkt.run(["stop", uuid]).status != 0, "stopping an exited pod fails")
 
@@ -296,17 +288,12 @@ import Testing
         let command = ([rkt.binary, "--dir=\(rkt.dataDir)", "--local-config=\(rkt.localConfig)", "--system-config=\(rkt.systemConfig)",
                         "--insecure-options=image", "run", "--interactive", "--net=none", "example.com/busybox", "--exec", "/bin/sh", "--", "-c",
                         "tty; [ -t 0 ] && echo stdin-is-tty; read x; echo got=$x; exit 6"]).map { "'" + $0 + "'" }.joined(separator: " ")
-        let script = Process()
-        script.executableURL = URL(fileURLWithPath: "/usr/bin/script")
-        script.arguments = ["-qec", command, "/dev/null"]
-        let input = Pipe(), output = Pipe()
-        script.standardInput = input
-        script.standardOutput = output
-        try script.run()
-        input.fileHandleForWriting.write(Data("typed-line\n".utf8))
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        script.waitUntilExit()
-        #expect(script.terminationStatus == 6, "\(text)")
+        // The line is typed once the app shows it reads the terminal (typed earlier, it could be
+        // lost while the terminal is set up); a lost line fails after the time limit, not never.
+        let script = try Subprocess.run(["/usr/bin/script", "-qec", command, "/dev/null"],
+                                        interaction: [.init(waitFor: "stdin-is-tty", send: "typed-line\n")], timeout: 120)
+        let text = script.stdout
+        #expect(script.status == 6, "\(text) \(script.stderr)")
         #expect(text.contains("/dev/console"), "\(text)")
         #expect(text.contains("stdin-is-tty"))
         #expect(text.contains("got=typed-line"))

@@ -1,5 +1,6 @@
 import Foundation
 import RktOS
+import RktTestSupport
 import Testing
 
 /// Runs the built `rkt` binary against a private data dir and config dirs, the way a user would.
@@ -39,11 +40,7 @@ struct RktRunner {
     static let imagesDir: String? = {
         let dir = ProcessInfo.processInfo.environment["RKT_TEST_IMAGES"] ?? packageRoot + "/images/out"
         if !FileManager.default.fileExists(atPath: dir + "/hello.aci.gz") {
-            let build = Process()
-            build.executableURL = URL(fileURLWithPath: "/bin/sh")
-            build.arguments = [packageRoot + "/images/build.sh", dir]
-            try? build.run()
-            build.waitUntilExit()
+            _ = try? Subprocess.run(["/bin/sh", packageRoot + "/images/build.sh", dir], timeout: 900)
         }
         return FileManager.default.fileExists(atPath: dir + "/busybox.aci") ? dir : nil
     }()
@@ -66,31 +63,22 @@ struct RktRunner {
 
     static func image(_ name: String) -> String { (imagesDir ?? "") + "/" + name }
 
+    /// Runs rkt; a run that outlives `timeout` seconds is killed (with its process group) and fails the test.
     @discardableResult
-    func run(_ args: [String], globalFlags: Bool = true, environment: [String: String] = [:]) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
+    func run(_ args: [String], globalFlags: Bool = true, environment: [String: String] = [:], input: Data? = nil,
+             timeout: Double = 300, sourceLocation: SourceLocation = #_sourceLocation) throws -> Result {
         let globals = globalFlags ? ["--dir=\(dataDir)", "--local-config=\(localConfig)", "--system-config=\(systemConfig)"] : []
-        process.arguments = globals + args
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }
-        process.environment = env
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        // Read both pipes before waiting, so a chatty child never blocks on a full pipe.
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        let result = try Subprocess.run([binary] + globals + args, environment: env, input: input, timeout: timeout)
+        #expect(!result.timedOut, "rkt \(args.joined(separator: " ")) did not finish within \(Int(timeout)) s", sourceLocation: sourceLocation)
+        return Result(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 
     /// Runs and expects success; returns stdout.
     @discardableResult
     func ok(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> Result {
-        let result = try run(args)
+        let result = try run(args, sourceLocation: sourceLocation)
         #expect(result.status == 0, "rkt \(args.joined(separator: " ")) failed: \(result.stderr)", sourceLocation: sourceLocation)
         return result
     }
@@ -133,15 +121,7 @@ struct RktRunner {
 }
 
 func sha512sum(_ path: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/sha512sum")
-    process.arguments = [path]
-    let out = Pipe()
-    process.standardOutput = out
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(String(decoding: data, as: UTF8.self).prefix(128))
+    String(try Subprocess.run(["/usr/bin/sha512sum", path], timeout: 120).stdout.prefix(128))
 }
 
 var isRoot: Bool { geteuid() == 0 }

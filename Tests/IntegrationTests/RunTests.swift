@@ -212,16 +212,10 @@ func passed(_ scenario: String, in table: String) -> Bool {
 
 /// Runs scripts/stage1-conformance.sh against a stage1 ACI; returns its exit status and its table.
 func runConformanceKit(stage1: String, binary: String) throws -> (Int32, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = [RktRunner.packageRoot + "/scripts/stage1-conformance.sh", stage1, RktRunner.image("busybox.aci")]
-    process.environment = ProcessInfo.processInfo.environment.merging(["RKT_BINARY": binary]) { $1 }
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = out
-    try process.run()
-    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    print(text)
-    return (process.terminationStatus, text)
+    // stdout and stderr in one stream, in order, as the kit's table reads.
+    let result = try Subprocess.run(
+        ["/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", "/bin/sh", RktRunner.packageRoot + "/scripts/stage1-conformance.sh", stage1, RktRunner.image("busybox.aci")],
+        environment: ProcessInfo.processInfo.environment.merging(["RKT_BINARY": binary]) { $1 }, timeout: 1800)
+    print(result.stdout + result.stderr)
+    return (result.status, result.stdout + result.stderr)
 }

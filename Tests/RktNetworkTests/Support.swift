@@ -1,4 +1,5 @@
 import Foundation
+import RktTestSupport
 import Logging
 import RktOS
 @testable import RktNetwork
@@ -25,8 +26,7 @@ let testLogger = Logger(label: "rkt.net.test")
 /// Writes an executable shell script into `dir` and returns its path.
 func writeScript(_ dir: String, _ name: String, _ body: String) throws -> String {
     let path = dir + "/" + name
-    try Data(("#!/bin/sh\n" + body).utf8).write(to: URL(fileURLWithPath: path))
-    chmod(path, 0o755)
+    try TestExecutable.write("#!/bin/sh\n" + body, to: path)
     return path
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import RktTestSupport
 import Glibc
 import Stage1Protocol
 import Testing
@@ -154,7 +155,7 @@ final class TestPod: @unchecked Sendable {
         try fm.createDirectory(atPath: rootfs + "/bin", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: rootfs + "/etc", withIntermediateDirectories: true)
         try fm.createDirectory(atPath: rootfs + "/home/user", withIntermediateDirectories: true)
-        try fm.copyItem(atPath: FlyHarness.busybox, toPath: rootfs + "/bin/busybox")
+        try TestExecutable.copy(FlyHarness.busybox, to: rootfs + "/bin/busybox")
         for applet in FlyHarness.applets {
             try fm.createSymbolicLink(atPath: rootfs + "/bin/" + applet, withDestinationPath: "busybox")
         }

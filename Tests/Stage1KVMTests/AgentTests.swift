@@ -2,6 +2,7 @@
 // faults. Each running pod serves several checks so that CI boots few VMs (TCG: 5-20 s each); the
 // fault tests boot no VM, or only as far as the failure.
 import Foundation
+import RktTestSupport
 import Glibc
 import Testing
 
@@ -25,12 +26,12 @@ extension Stage1KVMTests {
         #expect(entered.stdout.contains("inside-busybox"), "stdout: \(entered.stdout)")
         #expect(entered.stdout.contains("CapBnd:\t00000000a80425fb"), "stdout: \(entered.stdout)")
         #expect(entered.stdout.contains("Seccomp:\t2"), "stdout: \(entered.stdout)")
-        let piped = try setup.rkt(["enter", uuid, "/bin/cat"], input: "through-stdin\n", timeout: 60)
+        let piped = try setup.rkt(["enter", uuid, "/bin/cat"], input: "through-stdin\n", timeout: 120)
         #expect(piped.status == 0 && piped.stdout == "through-stdin\n", "status \(piped.status), stdout \(piped.stdout), stderr \(piped.stderr)")
-        let split = try setup.rkt(["enter", uuid, "/bin/sh", "-c", "echo out-only; echo err-only >&2"], timeout: 60)
+        let split = try setup.rkt(["enter", uuid, "/bin/sh", "-c", "echo out-only; echo err-only >&2"], timeout: 120)
         #expect(split.stdout == "out-only\n" && split.stderr.contains("err-only") && !split.stderr.contains("out-only"),
                 "stdout \(split.stdout), stderr \(split.stderr)")
-        let missing = try setup.rkt(["enter", uuid, "/no/such/command"], timeout: 60)
+        let missing = try setup.rkt(["enter", uuid, "/no/such/command"], timeout: 120)
         #expect(missing.status == 127, "stderr: \(missing.stderr)")
 
         // The app's output is in logs/busybox.log (stdout and stderr), which `rkt logs` reads.
@@ -105,7 +106,7 @@ extension Stage1KVMTests {
 
 /// A `rkt run` in the background, its output in a file.
 struct BackgroundPod {
-    let process: Process
+    let process: Subprocess.Background
     let uuidFile: String
     let outputFile: String
 
@@ -126,23 +127,12 @@ struct BackgroundPod {
     }
 
     /// The exit status, or nil if it did not end in time.
-    func wait(timeout: Double) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline && process.isRunning { usleep(100_000) }
-        if process.isRunning { return nil }
-        return process.terminationStatus
-    }
+    func wait(timeout: Double) -> Int32? { process.wait(timeout: timeout) }
 
     func output() -> String { (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "" }
 
-    /// SIGTERM (the supervisor destroys the VM on a second one), then SIGKILL.
-    func kill() {
-        guard process.isRunning else { return }
-        process.terminate()
-        if wait(timeout: 5) == nil { process.terminate() }
-        if wait(timeout: 10) == nil { Glibc.kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
+    /// SIGTERM (the supervisor destroys the VM), then SIGKILL to the whole process group.
+    func kill() { process.stop(grace: 15) }
 }
 
 struct KVMTestError: Error, CustomStringConvertible {
@@ -155,41 +145,10 @@ extension KVMSetup {
     func startPod(_ args: [String]) throws -> BackgroundPod {
         let uuidFile = root + "/uuid-\(UUID().uuidString.prefix(8))"
         let outputFile = uuidFile + ".out"
-        _ = FileManager.default.createFile(atPath: outputFile, contents: nil)
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputFile))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["--dir=\(root)/data", "--local-config=\(root)/etc", "--system-config=\(root)/usr-lib",
-                             "--insecure-options=image", "run", "--net=none", "--uuid-file-save=\(uuidFile)"] + args
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        try? output.close()
+        let process = try Subprocess.start(
+            [binary, "--dir=\(root)/data", "--local-config=\(root)/etc", "--system-config=\(root)/usr-lib",
+             "--insecure-options=image", "run", "--net=none", "--uuid-file-save=\(uuidFile)"] + args,
+            outputFile: outputFile)
         return BackgroundPod(process: process, uuidFile: uuidFile, outputFile: outputFile)
-    }
-
-    /// Runs rkt with `input` on its stdin.
-    func rkt(_ args: [String], input: String, timeout: Double) throws -> Result {
-        let inputFile = root + "/input-\(UUID().uuidString.prefix(8))"
-        try input.write(toFile: inputFile, atomically: true, encoding: .utf8)
-        defer { unlink(inputFile) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["--dir=\(root)/data", "--local-config=\(root)/etc", "--system-config=\(root)/usr-lib",
-                             "--insecure-options=image"] + args
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle(forReadingAtPath: inputFile)
-        try process.run()
-        let watchdog = DispatchWorkItem { process.terminate() }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        watchdog.cancel()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
     }
 }

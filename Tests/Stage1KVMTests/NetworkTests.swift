@@ -2,23 +2,16 @@
 // one cni-bridge network reach each other through their taps. Two boots, run at the same time.
 // Inputs as Stage1KVMTests (KVMSetup), plus cni-bridge beside the rkt binary.
 import Foundation
+import RktTestSupport
 import Testing
 
 @Suite(.serialized) struct KVMNetworkTests {
     /// Output and status of a shell command (test set-up and checks only: `ip`).
     @discardableResult
     static func sh(_ command: String) -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        process.environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        guard (try? process.run()) != nil else { return (-1, "") }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        guard let result = try? Subprocess.run(["/bin/sh", "-c", command + " 2>&1"], environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], timeout: 120)
+        else { return (-1, "") }
+        return (result.status, result.stdout)
     }
 
     /// The script each pod runs: ping the peer until it answers, say so in the shared volume, then

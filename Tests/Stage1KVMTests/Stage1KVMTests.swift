@@ -3,6 +3,7 @@
 // Inputs: $RKT_BINARY (else the newest .build*/{release,debug}/rkt), $RKT_STAGE1_KVM_ACI (else
 // images/out/stage1-kvm.aci, from images/stage1-kvm/build.sh), images/out/busybox.aci.
 import Foundation
+import RktTestSupport
 import Testing
 
 @Suite(.serialized) struct Stage1KVMTests {
@@ -57,16 +58,12 @@ import Testing
         guard let setup = KVMSetup.make() else { return }
         defer { setup.cleanup() }
         let uuidFile = setup.root + "/uuid"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: setup.binary)
-        process.arguments = ["--dir=\(setup.root)/data", "--local-config=\(setup.root)/etc", "--system-config=\(setup.root)/usr-lib",
-                             "--insecure-options=image", "run", "--net=none", "--uuid-file-save=\(uuidFile)",
-                             "--stage1-path=\(setup.stage1)", setup.busybox, "--exec", "/bin/sleep", "--", "600"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let process = try Subprocess.start(
+            [setup.binary, "--dir=\(setup.root)/data", "--local-config=\(setup.root)/etc", "--system-config=\(setup.root)/usr-lib",
+             "--insecure-options=image", "run", "--net=none", "--uuid-file-save=\(uuidFile)",
+             "--stage1-path=\(setup.stage1)", setup.busybox, "--exec", "/bin/sleep", "--", "600"],
+            outputFile: "/dev/null")
+        defer { process.stop(grace: 0) }
         // Wait for the pod's QEMU to exist.
         var uuid = ""
         var qemu: [String] = []
@@ -78,8 +75,8 @@ import Testing
         }
         try #require(!qemu.isEmpty, "the pod's QEMU never appeared")
         // rkt exec'd stage1-kvm: this pid is the process holding the pod lock.
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.signal(SIGKILL)
+        _ = process.wait(timeout: 30)
         let gone = Date().addingTimeInterval(10)
         while Date() < gone && !KVMSetup.qemuProcesses(naming: "rkt-" + uuid).isEmpty { usleep(100_000) }
         #expect(KVMSetup.qemuProcesses(naming: "rkt-" + uuid).isEmpty, "QEMU \(qemu) outlived its SIGKILLed supervisor")
@@ -167,34 +164,15 @@ struct KVMSetup {
         let stderr: String
     }
 
-    /// Runs rkt with the private dirs; kills it (and fails the test) after `timeout` seconds.
-    func rkt(_ args: [String], environment: [String: String] = [:], timeout: Double) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["--dir=\(root)/data", "--local-config=\(root)/etc", "--system-config=\(root)/usr-lib",
-                             "--insecure-options=image"] + args
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let deadline = DispatchTime.now() + timeout
-        let timedOut = DispatchSemaphore(value: 0)
-        let watchdog = DispatchWorkItem {
-            // SIGTERM first: the supervisor destroys the VM on it (SIGKILL would orphan QEMU).
-            process.terminate()
-            timedOut.signal()
-        }
-        DispatchQueue.global().asyncAfter(deadline: deadline, execute: watchdog)
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        watchdog.cancel()
-        #expect(timedOut.wait(timeout: .now()) == .timedOut, "rkt \(args.joined(separator: " ")) timed out after \(timeout) s")
-        return Result(
-            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self))
+    /// Runs rkt with the private dirs (and `input` on its stdin); kills it and its process group
+    /// (the supervisor, hence the VM: see aSIGKILLedRktLeavesNoQEMUBehind) and fails the test after
+    /// `timeout` seconds.
+    func rkt(_ args: [String], environment: [String: String] = [:], input: String? = nil, timeout: Double) throws -> Result {
+        let result = try Subprocess.run(
+            [binary, "--dir=\(root)/data", "--local-config=\(root)/etc", "--system-config=\(root)/usr-lib", "--insecure-options=image"] + args,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, input: input.map { Data($0.utf8) }, timeout: timeout)
+        #expect(!result.timedOut, "rkt \(args.joined(separator: " ")) timed out after \(timeout) s")
+        return Result(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 
     func podFiles(uuid: String, _ relative: String) -> String? {
@@ -221,15 +199,7 @@ struct KVMSetup {
 
     /// The kernel release the stage1 image's kernel reports (`kvm/release` in its rootfs).
     static func kernelRelease(of aci: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/tar")
-        process.arguments = ["-xzOf", aci, "rootfs/kvm/release"]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try Subprocess.run(["/bin/tar", "-xzOf", aci, "rootfs/kvm/release"], timeout: 120).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Pids of QEMU processes whose command line contains `text`.

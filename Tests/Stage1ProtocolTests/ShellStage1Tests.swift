@@ -1,4 +1,5 @@
 import Foundation
+import RktTestSupport
 import Stage1Protocol
 import Testing
 
@@ -43,10 +44,12 @@ struct ShellStage1Tests {
             self.app = app
             let fm = FileManager.default
             try fm.createDirectory(atPath: info.path + "/stage1", withIntermediateDirectories: true)
-            try fm.copyItem(atPath: ShellStage1Tests.exampleRootfs, toPath: info.stage1Rootfs)
+            // cp(1), not this process: see TestExecutable (ETXTBSY).
+            let copied = try Subprocess.run(["/bin/cp", "-R", ShellStage1Tests.exampleRootfs, info.stage1Rootfs], timeout: 60)
+            try #require(copied.status == 0, "\(copied.stderr)")
             let rootfs = appRootfs
             try fm.createDirectory(atPath: rootfs + "/bin", withIntermediateDirectories: true)
-            try fm.copyItem(atPath: "/bin/busybox", toPath: rootfs + "/bin/busybox")
+            try TestExecutable.copy("/bin/busybox", to: rootfs + "/bin/busybox")
             for name in ["sh", "echo", "sleep", "cat", "true"] {
                 try fm.createSymbolicLink(atPath: rootfs + "/bin/" + name, withDestinationPath: "busybox")
             }
@@ -109,7 +112,14 @@ struct ShellStage1Tests {
             self.stderrPath = stderrPath
         }
 
-        func wait() { process?.waitUntilExit() }
+        /// Waits up to two minutes, then kills the entrypoint (the test then fails on its status).
+        func wait() {
+            guard let process else { return }
+            let deadline = Date().addingTimeInterval(120)
+            while process.isRunning && Date() < deadline { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
         var status: Int32 { process?.terminationStatus ?? -1 }
         var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
         var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
