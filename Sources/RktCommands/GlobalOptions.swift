@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RktTypes
 import Logging
 import RktStore
 
@@ -120,7 +121,7 @@ public struct InsecureOptions: ExpressibleByArgument, Sendable, Equatable, Custo
     public static func parse(_ text: String) throws -> InsecureOptions {
         var result = InsecureOptions()
         for raw in text.split(separator: ",", omittingEmptySubsequences: false) {
-            let word = raw.trimmingCharacters(in: .whitespaces).lowercased()
+            let word = raw.trimmingWhitespace(newlines: false).lowercased()
             switch word {
             case "none": continue
             case "all": result.enabled.formUnion(Option.allCases)

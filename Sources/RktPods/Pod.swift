@@ -60,7 +60,7 @@ public struct Pod: Sendable {
     public var pid: Int32? {
         for name in [File.pid, File.ppid] {
             if let data = try? FileSystem.read(file(name)),
-               let value = Int32(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) {
+               let value = Int32(String(decoding: data, as: UTF8.self).trimmingWhitespace()) {
                 return value
             }
         }
@@ -78,7 +78,7 @@ public struct Pod: Sendable {
         for name in appNames {
             for dir in dirs {
                 guard let data = try? FileSystem.read(dir + "/" + name),
-                      let status = Int32(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else { continue }
+                      let status = Int32(String(decoding: data, as: UTF8.self).trimmingWhitespace()) else { continue }
                 result[name] = status
                 break
             }

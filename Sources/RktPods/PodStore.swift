@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RktTypes
 import Logging
 import RktOS
 
@@ -139,7 +140,7 @@ public struct PodStore: Sendable {
     public func find(uuidFile: String) throws(PodError) -> Pod {
         let data: Data
         do { data = try FileSystem.read(uuidFile) } catch { throw PodError(.notFound, "cannot read UUID file \(uuidFile): \(error)", cause: error) }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: data, as: UTF8.self).trimmingWhitespace()
         guard Self.isUUID(text) else { throw PodError(.invalidArgument, "UUID file \(uuidFile) does not hold a pod UUID") }
         return try find(text)
     }

@@ -94,7 +94,7 @@ public struct Stage1Launcher {
     /// does not record its tree (a stage1 from outside the tree store is asked every time).
     func describeCachePath() -> String? {
         guard let data = try? FileSystem.read(pod.file(Pod.File.stage1TreeStoreID)) else { return nil }
-        let treeID = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let treeID = String(decoding: data, as: UTF8.self).trimmingWhitespace()
         guard !treeID.isEmpty, !treeID.contains("/"), treeID != ".", treeID != ".." else { return nil }
         // pods/<phase>/<uuid> lives directly under the data dir.
         let dataDir = FileSystem.parentDirectory(of: FileSystem.parentDirectory(of: FileSystem.parentDirectory(of: pod.path)))

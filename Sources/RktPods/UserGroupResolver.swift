@@ -1,4 +1,5 @@
 import Foundation
+import RktTypes
 
 /// Resolves an app's `user` and `group` strings to numeric ids the way rkt's
 /// stage1 does (`ParseUserGroup` in `stage1/init/common/pod.go`), trying in
@@ -70,7 +71,7 @@ public enum UserGroupResolver {
 
     private static func lines(of text: String) -> [String] {
         text.split(whereSeparator: \.isNewline).map(String.init).filter { line in
-            !line.trimmingCharacters(in: .whitespaces).isEmpty && !line.hasPrefix("#")
+            !line.trimmingWhitespace(newlines: false).isEmpty && !line.hasPrefix("#")
         }
     }
 

@@ -155,7 +155,7 @@ public struct PodFiles: Sendable, Equatable {
 
     private static func readInteger(_ path: String) -> Int32? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return Int32(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        return Int32(String(decoding: data, as: UTF8.self).trimmingWhitespace())
     }
 
     // MARK: Atomic writes

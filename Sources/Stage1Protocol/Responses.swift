@@ -73,7 +73,7 @@ public enum Stage1Response {
     }
 
     private static func excerpt(_ data: Data) -> String {
-        let text = String(decoding: data.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: data.prefix(200), as: UTF8.self).trimmingWhitespace()
         return text.isEmpty ? "(no output)" : text
     }
 }

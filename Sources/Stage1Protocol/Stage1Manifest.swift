@@ -96,7 +96,7 @@ public enum Stage1Manifest {
             result.protocolVersions = try parseProtocolVersions(list)
         }
         if let text = annotations[interfaceVersionAnnotation] {
-            guard let version = Int(text.trimmingCharacters(in: .whitespaces)), version > 0 else {
+            guard let version = Int(text.trimmingWhitespace(newlines: false)), version > 0 else {
                 throw Stage1Error(
                     code: .invalidPlugin,
                     msg: "stage1 annotation \(interfaceVersionAnnotation) is \"\(text)\", not a positive integer")
@@ -130,7 +130,7 @@ public enum Stage1Manifest {
     public static func parseProtocolVersions(_ list: String) throws(Stage1Error) -> [String] {
         var versions: [String] = []
         for part in list.split(separator: ",", omittingEmptySubsequences: false) {
-            let version = part.trimmingCharacters(in: .whitespaces)
+            let version = part.trimmingWhitespace(newlines: false)
             guard Stage1Protocol.isValidVersion(version) else {
                 throw Stage1Error(
                     code: .invalidPlugin,

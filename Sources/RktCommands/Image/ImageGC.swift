@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RktTypes
 import RktStore
 
 /// `rkt image gc`: old images, unreferenced trees, and leftovers of killed processes.
@@ -32,10 +33,10 @@ enum PodReferences {
         for state in (try? fm.contentsOfDirectory(atPath: pods)) ?? [] {
             for uuid in (try? fm.contentsOfDirectory(atPath: pods + "/" + state)) ?? [] {
                 let pod = pods + "/" + state + "/" + uuid
-                if let id = try? String(contentsOfFile: pod + "/stage1TreeStoreID", encoding: .utf8) { ids.insert(id.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                if let id = try? String(contentsOfFile: pod + "/stage1TreeStoreID", encoding: .utf8) { ids.insert(id.trimmingWhitespace()) }
                 for app in (try? fm.contentsOfDirectory(atPath: pod + "/appsinfo")) ?? [] {
                     if let id = try? String(contentsOfFile: pod + "/appsinfo/" + app + "/treeStoreID", encoding: .utf8) {
-                        ids.insert(id.trimmingCharacters(in: .whitespacesAndNewlines))
+                        ids.insert(id.trimmingWhitespace())
                     }
                 }
             }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RktTypes
 import Logging
 import RktArchive
 import RktStore
@@ -223,7 +224,7 @@ struct AuthChallenge: Equatable {
     var parameters: [String: String]
 
     static func parse(_ header: String) -> AuthChallenge? {
-        let trimmed = header.trimmingCharacters(in: .whitespaces)
+        let trimmed = header.trimmingWhitespace(newlines: false)
         guard let space = trimmed.firstIndex(of: " ") else {
             return trimmed.isEmpty ? nil : AuthChallenge(scheme: trimmed.lowercased(), parameters: [:])
         }
@@ -233,7 +234,7 @@ struct AuthChallenge: Equatable {
         while !rest.isEmpty {
             rest = rest.drop { $0 == " " || $0 == "," }
             guard let equals = rest.firstIndex(of: "=") else { break }
-            let key = rest[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
+            let key = rest[..<equals].trimmingWhitespace(newlines: false).lowercased()
             rest = rest[rest.index(after: equals)...]
             var value = ""
             if rest.first == "\"" {
@@ -245,7 +246,7 @@ struct AuthChallenge: Equatable {
                 rest = rest.dropFirst()
             } else {
                 let end = rest.firstIndex(of: ",") ?? rest.endIndex
-                value = rest[..<end].trimmingCharacters(in: .whitespaces)
+                value = rest[..<end].trimmingWhitespace(newlines: false)
                 rest = rest[end...]
             }
             parameters[key] = value
