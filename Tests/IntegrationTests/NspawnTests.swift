@@ -81,6 +81,25 @@ import Testing
         #expect(host.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "\(hostLines)", "--net=host shares the host's network")
     }
 
+    /// `run-prepared` takes run's pod-level flags (--dns*, --hosts-entry, --hostname, --ipc), with
+    /// the same checks: a bad combination is refused before the pod leaves prepared/.
+    @Test func runPreparedTakesDNSHostsAndHostname() throws {
+        guard let rkt = try runner() else { return }
+        defer { finish(rkt) }
+        let uuid = try rkt.ok(["--insecure-options=image", "prepare", "--quiet", RktRunner.image("busybox.aci"), "--exec", "/bin/sh", "--", "-c",
+                               "hostname; cat /etc/hosts /etc/resolv.conf"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let bad = try rkt.run(["run-prepared", "--net=none", "--dns=host", "--dns=10.0.0.1", uuid])
+        #expect(bad.status == 254 && bad.stderr.contains("--dns=host cannot be combined"), "\(bad.stderr)")
+        #expect(try rkt.ok(["status", uuid]).lines.first == "state=prepared", "a refused run-prepared leaves the pod prepared")
+        let ran = try rkt.run(["run-prepared", "--net=none", "--hostname=prepped", "--hosts-entry=10.9.8.7=cache.example",
+                               "--dns=10.0.0.53", "--dns-search=example.org", "--dns-opt=ndots:3", "--ipc=private", uuid])
+        #expect(ran.status == 0, "\(ran.stderr)")
+        #expect(ran.lines.first == "prepped", "\(ran.stdout)")
+        #expect(ran.stdout.contains("10.9.8.7\tcache.example") || ran.stdout.contains("10.9.8.7 cache.example"), "\(ran.stdout)")
+        #expect(ran.stdout.contains("nameserver 10.0.0.53") && ran.stdout.contains("search example.org") && ran.stdout.contains("options ndots:3"),
+                "\(ran.stdout)")
+    }
+
     /// The default network (cni-bridge, found beside the rkt binary): the pod's eth0 gets an
     /// address, the gateway answers, and gc leaves no namespace behind.
     @Test func defaultNetworkThroughCNIBridge() throws {

@@ -208,6 +208,7 @@ struct Run: AppSyntaxCommand {
     func run() throws { try Self.start(try launch()) }
 
     static func start(_ launch: PodLaunch) throws {
+        try StageOneRun.checkFlags(launch.arguments)
         let running = try launch.pods.markRunning(try launch.prepare())
         try StageOneRun.exec(running, arguments: launch.arguments, global: launch.global, logger: launch.logger)
     }
@@ -220,26 +221,53 @@ struct RunPrepared: ParsableCommand {
     @OptionGroup(title: "Global options") var global: GlobalOptions
 
     @Option(help: "network to use: host, none, default, or a comma list") var net: [String] = []
+    @Option(help: "name server for the pod's resolv.conf (repeatable; 'host' copies the host's, 'none' writes none)") var dns: [String] = []
+    @Option(name: .customLong("dns-search"), help: "DNS search domain (repeatable)") var dnsSearch: [String] = []
+    @Option(name: .customLong("dns-opt"), help: "DNS resolver option (repeatable)") var dnsOpt: [String] = []
+    @Option(name: .customLong("dns-domain"), help: "DNS local domain") var dnsDomain: String?
+    @Option(name: .customLong("hosts-entry"), help: "IP=HOSTNAME for the pod's /etc/hosts (repeatable; 'host' copies the host's)") var hostsEntry: [String] = []
     @Option(help: "pod hostname") var hostname: String?
+    @Option(help: "IPC namespace: auto, private or parent") var ipc: String?
     @Flag(help: "run the pod interactively") var interactive = false
+    @Option(name: .customLong("mds-register"), help: "accepted for compatibility: there is no metadata service") var mdsRegister: Bool?
 
     @Argument(help: "pod UUID or prefix") var uuid: String
 
     func run() throws {
         try global.requireRoot()
+        // The same flags and checks as `rkt run` (RktPods.AppArguments), without images.
+        var flags = net.map { "--net=\($0)" } + dns.map { "--dns=\($0)" } + dnsSearch.map { "--dns-search=\($0)" }
+            + dnsOpt.map { "--dns-opt=\($0)" } + hostsEntry.map { "--hosts-entry=\($0)" }
+        if let dnsDomain { flags.append("--dns-domain=\(dnsDomain)") }
+        if let hostname { flags.append("--hostname=\(hostname)") }
+        if let ipc { flags.append("--ipc=\(ipc)") }
+        if interactive { flags.append("--interactive") }
+        let arguments: RunArguments
+        do { arguments = try AppArguments.parse(flags, command: .run) } catch { throw CommandError(error.message) }
+        try StageOneRun.checkFlags(arguments)
         let pods = try global.podStore()
         let locked = try pods.lockPrepared(uuid)
         let running = try pods.markRunning(locked)
-        var arguments = try AppArguments.parse([], command: .run)
-        arguments.networks = net
-        arguments.hostname = hostname
-        arguments.interactive = interactive
         try StageOneRun.exec(running, arguments: arguments, global: global, logger: global.makeLogger("rkt.stage0"))
     }
 }
 
 /// Builds the run request for a pod in run/ and execs its stage1.
 enum StageOneRun {
+    /// The pod-level flags that need no pod (--ipc, --hosts-entry, --dns*), checked before a pod is
+    /// created or leaves prepared/, so a typo costs no pod.
+    static func checkFlags(_ arguments: RunArguments) throws {
+        _ = try ipcMode(arguments)
+        _ = try PodNetworking.hosts(arguments: arguments)
+        _ = try PodNetworking.dnsConfig(arguments: arguments, fromNetworks: nil)
+    }
+
+    static func ipcMode(_ arguments: RunArguments) throws -> IPCMode {
+        let ipc: IPCMode = arguments.ipc.map { IPCMode(rawValue: $0) } ?? .auto
+        guard [IPCMode.auto, .private, .parent].contains(ipc) else { throw CommandError("--ipc=\(ipc.rawValue): want auto, private or parent") }
+        return ipc
+    }
+
     static func exec(_ running: LockedPod, arguments: RunArguments, global: GlobalOptions, logger: Logger) throws -> Never {
         let pod = running.pod
         let launcher = try Stage1Launcher(pod: pod, logger: logger, debug: global.debug)
@@ -251,10 +279,8 @@ enum StageOneRun {
             apps.append(RunApp(name: app.name.rawValue, stage1Rootfs: pod.stage1Rootfs, imageID: app.image.id?.description ?? "", appManifest: resolved))
         }
         let describe = try launcher.describe()
-        let ipc: IPCMode = arguments.ipc.map { IPCMode(rawValue: $0) } ?? .auto
-        guard [IPCMode.auto, .private, .parent].contains(ipc) else { throw CommandError("--ipc=\(ipc.rawValue): want auto, private or parent") }
+        let ipc = try ipcMode(arguments)
         let (hostsMode, hostsEntries) = try PodNetworking.hosts(arguments: arguments)
-        _ = try PodNetworking.dnsConfig(arguments: arguments, fromNetworks: nil) // flag errors before any set-up
         // --net: the pod's namespace and CNI networks are set up here, before stage1 runs; a
         // failure undoes them, and rkt gc undoes them after the pod (Documentation/networking.md).
         let network = try PodNetworking.prepare(pod: pod, arguments: arguments, manifest: manifest, apps: apps, describe: describe,
