@@ -58,6 +58,19 @@ enum PodNetworking {
         }
     }
 
+    /// The `--net` errors that need no pod: its syntax, and names no configuration defines.
+    static func checkSelection(arguments: RunArguments, global: GlobalOptions, logger: Logger) throws {
+        guard !arguments.networks.isEmpty else { return }
+        let selection: NetworkSelection
+        do { selection = try NetworkSelection.parse(arguments.networks) } catch { throw CommandError("networking: \(error)") }
+        guard case .networks = selection else { return }
+        do {
+            _ = try selection.resolve(try NetworkConfigurations.loadAll(localConfig: global.localConfig, logger: logger))
+        } catch {
+            throw CommandError("networking: \(error)")
+        }
+    }
+
     /// `rkt gc`/`rkt rm`: undo what net-info.json records. Throws when something could not be
     /// undone, so the pod (and its record) stays for the next gc.
     static func tearDown(pod: Pod, global: GlobalOptions, logger: Logger) throws {

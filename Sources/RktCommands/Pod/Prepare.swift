@@ -208,7 +208,7 @@ struct Run: AppSyntaxCommand {
     func run() throws { try Self.start(try launch()) }
 
     static func start(_ launch: PodLaunch) throws {
-        try StageOneRun.checkFlags(launch.arguments)
+        try StageOneRun.checkFlags(launch.arguments, global: launch.global, logger: launch.logger)
         let running = try launch.pods.markRunning(try launch.prepare())
         try StageOneRun.exec(running, arguments: launch.arguments, global: launch.global, logger: launch.logger)
     }
@@ -244,7 +244,7 @@ struct RunPrepared: ParsableCommand {
         if interactive { flags.append("--interactive") }
         let arguments: RunArguments
         do { arguments = try AppArguments.parse(flags, command: .run) } catch { throw CommandError(error.message) }
-        try StageOneRun.checkFlags(arguments)
+        try StageOneRun.checkFlags(arguments, global: global, logger: global.makeLogger("rkt.stage0"))
         let pods = try global.podStore()
         let locked = try pods.lockPrepared(uuid)
         let running = try pods.markRunning(locked)
@@ -254,10 +254,11 @@ struct RunPrepared: ParsableCommand {
 
 /// Builds the run request for a pod in run/ and execs its stage1.
 enum StageOneRun {
-    /// The pod-level flags that need no pod (--ipc, --hosts-entry, --dns*), checked before a pod is
-    /// created or leaves prepared/, so a typo costs no pod.
-    static func checkFlags(_ arguments: RunArguments) throws {
+    /// The pod-level flags that need no pod (--ipc, --hosts-entry, --dns*, the syntax and names of
+    /// --net), checked before a pod is created or leaves prepared/, so a typo costs no pod.
+    static func checkFlags(_ arguments: RunArguments, global: GlobalOptions, logger: Logger) throws {
         _ = try ipcMode(arguments)
+        try PodNetworking.checkSelection(arguments: arguments, global: global, logger: logger)
         _ = try PodNetworking.hosts(arguments: arguments)
         _ = try PodNetworking.dnsConfig(arguments: arguments, fromNetworks: nil)
     }
