@@ -42,6 +42,21 @@ import Testing
         #expect(manifest.contains("\"exit 3\""))
     }
 
+    /// The stage1's describe answer is cached per tree; image gc drops the entry with the tree.
+    @Test func imageGCDropsTheDescribeCacheOfRemovedStage1s() throws {
+        guard let (rkt, stage1) = runner() else { return }
+        defer { rkt.cleanup() }
+        try rkt.ok(["--insecure-options=image", "run", "--stage1-path=\(stage1)", RktRunner.image("busybox.aci"), "--exec", "/bin/true"])
+        let cache = rkt.dataDir + "/cache/stage1-describe"
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []).count == 1, "run caches the describe answer")
+        try rkt.ok(["gc", "--grace-period=0s"])
+        let stage1ID = try rkt.ok(["image", "list", "--no-legend", "--full", "--fields=id,name"]).lines
+            .first { !$0.contains("busybox") }.map { String($0.split(separator: " ", omittingEmptySubsequences: true)[0]) }
+        try rkt.ok(["image", "rm", try #require(stage1ID)])
+        try rkt.ok(["image", "gc", "--grace-period=0s"])
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []).isEmpty, "image gc removes the entry of a removed tree")
+    }
+
     @Test func prepareThenRunPreparedThenGC() throws {
         guard let (rkt, stage1) = runner() else { return }
         defer { rkt.cleanup() }

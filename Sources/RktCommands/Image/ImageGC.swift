@@ -19,7 +19,17 @@ struct ImageGC: ParsableCommand {
         for leftover in report.removedLeftovers { say("removed leftover \(leftover)") }
         for tree in report.removedTrees { say("removed treestore \"\(tree)\"") }
         for image in report.removedImages { say("successfully removed aci for image: \"\(image.key)\"") }
+        pruneDescribeCache(layout: store.layout)
         say("\(report.removedImages.count) image(s) successfully removed")
+    }
+}
+
+/// The stage1 describe answers cached per tree (RktPods.Stage1Launcher) whose tree is gone.
+func pruneDescribeCache(layout: StoreLayout) {
+    let cache = layout.dataDir + "/cache/stage1-describe"
+    for file in (try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? [] where file.hasSuffix(".json") {
+        let treeID = String(file.dropLast(".json".count))
+        if !FileManager.default.fileExists(atPath: layout.treePath(treeID)) { try? FileManager.default.removeItem(atPath: cache + "/" + file) }
     }
 }
 
