@@ -265,7 +265,7 @@ import Testing
         for _ in 0..<600 where !FileManager.default.fileExists(atPath: uuidFile) && pod.isRunning { usleep(50_000) }
         let uuid = try String(contentsOfFile: uuidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         try rkt.ok(["status", "--wait-ready=60s", uuid])
-        for _ in 0..<100 {
+        for _ in 0..<600 {
             if (try? rkt.run(["logs", uuid]))?.stdout.contains("started") == true { break }
             usleep(50_000)
         }

@@ -215,7 +215,7 @@ import Stage1Protocol
         shell("ip netns exec rkt-\(f.uuid) /bin/busybox nc -l -p 8080 -e /bin/echo hello-from-pod >/dev/null 2>&1 & echo $! > \(f.dir.path)/server.pid")
         defer { shell("kill $(cat \(f.dir.path)/server.pid) 2>/dev/null") }
         var answer = ""
-        for _ in 0..<20 where !answer.contains("hello-from-pod") {
+        for _ in 0..<100 where !answer.contains("hello-from-pod") {
             usleep(100_000)
             answer = shell("/bin/busybox nc -w 2 127.0.0.1 \(port) </dev/null").output
         }
@@ -236,7 +236,7 @@ import Stage1Protocol
         shell("ip netns exec rkt-\(f.uuid) /bin/busybox nc -l -p 8080 -e /bin/echo hello-remote >/dev/null 2>&1 & echo $! > \(f.dir.path)/server2.pid")
         defer { shell("kill $(cat \(f.dir.path)/server2.pid) 2>/dev/null") }
         var remoteAnswer = ""
-        for _ in 0..<20 where !remoteAnswer.contains("hello-remote") {
+        for _ in 0..<100 where !remoteAnswer.contains("hello-remote") {
             usleep(100_000)
             remoteAnswer = shell("ip netns exec \(remote) /bin/busybox nc -w 2 \(subnet).1 \(port) </dev/null").output
         }
