@@ -35,7 +35,8 @@
  * `<app>.exec` and `<app>.env` (NUL-terminated strings), `<app>.workdir`, `<app>.uid`,
  * `<app>.gid`, `<app>.groups` (numbers separated by spaces), `<app>.mounts`, `<app>.caps` (the
  * bounding set, hex), `<app>.nnp` (1: no_new_privs), `<app>.seccomp` (a compiled filter, raw
- * `struct sock_filter` records; absent: none), `hostname`.
+ * `struct sock_filter` records; absent: none), `<app>.oom` (oom_score_adj; absent: inherited),
+ * `hostname`.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -231,6 +232,7 @@ struct app {
     uint64_t caps;
     int has_caps;
     int nnp;
+    int has_oom, oom_score_adj;
     struct sock_filter *seccomp;
     size_t seccomp_count;
     pid_t pid;
@@ -285,6 +287,7 @@ static void read_app(struct app *a) {
         a->groups[a->ngroups++] = (gid_t)strtoul(word, NULL, 10);
     if ((text = optional_plan_file(a->name, "caps", NULL))) { a->caps = strtoull(text, NULL, 16); a->has_caps = 1; }
     if ((text = optional_plan_file(a->name, "nnp", NULL))) a->nnp = text[0] == '1';
+    if ((text = optional_plan_file(a->name, "oom", NULL))) { a->oom_score_adj = (int)strtol(text, NULL, 10); a->has_oom = 1; }
     if ((text = optional_plan_file(a->name, "seccomp", &len))) {
         if (len == 0 || len % sizeof(struct sock_filter) != 0) fail("app %s: bad seccomp filter (%zu bytes)", a->name, len);
         a->seccomp = (struct sock_filter *)text;
@@ -338,6 +341,12 @@ static void prepare_root(struct app *a) {
  * to -10147 were about an enter that skipped some of it). Never returns.
  */
 static void become_app(const struct app *a, char **argv) {
+    /* Before the bounding set is cut: lowering the score needs CAP_SYS_RESOURCE. */
+    if (a->has_oom) {
+        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || dprintf(fd, "%d\n", a->oom_score_adj) < 0) { dprintf(2, "Error: oom_score_adj: %s\n", strerror(errno)); _exit(254); }
+        close(fd);
+    }
     if (chroot(a->root) != 0 || chdir("/") != 0) { dprintf(2, "Error: chroot %s: %s\n", a->root, strerror(errno)); _exit(254); }
     if (chdir(a->workdir) != 0) { dprintf(2, "Error: cannot change to the working directory \"%s\": %s\n", a->workdir, strerror(errno)); _exit(254); }
     if (a->has_caps) {

@@ -6,12 +6,13 @@ import Stage1Protocol
 
 /// The apps' isolators in a VM, resolved by `Sources/Stage1Isolators` exactly as stage1-nspawn
 /// resolves them (rkt 1.30's rules). What a VM makes of them:
-/// - the capability bounding set, no_new_privs and the seccomp filter are applied by the guest
-///   init to each app and to every `enter` session (plan files `<app>.caps`, `.nnp`, `.seccomp`);
+/// - the capability bounding set, no_new_privs, the seccomp filter and `os/linux/oom-score-adj`
+///   (the guest's OOM killer chooses between the pod's apps) are applied by the guest init to each
+///   app and to every `enter` session (plan files `<app>.caps`, `.nnp`, `.seccomp`, `.oom`);
 /// - `resource/memory` and `resource/cpu` size the VM (rkt's kvm flavour did the same): they are
 ///   not enforced per app inside the guest;
-/// - `os/linux/cpu-shares` and `os/linux/oom-score-adj` are accepted and not applied (one VM per
-///   pod: there is nothing to share with).
+/// - `os/linux/cpu-shares` is accepted and not applied (one VM per pod: there is nothing to share
+///   the host's CPUs with).
 enum GuestIsolation {
     struct App {
         var name: String
@@ -39,12 +40,17 @@ enum GuestIsolation {
         return apps
     }
 
-    /// `<app>.caps` (hex bounding set), `<app>.nnp`, `<app>.seccomp` (raw filter) in the plan.
+    /// `<app>.caps` (hex bounding set), `<app>.nnp`, `<app>.seccomp` (raw filter), `<app>.oom` in the plan.
     static func write(_ apps: [App], to planDirectory: String) throws(Stage1Error) {
         for app in apps {
             let base = planDirectory + "/" + app.name
             try Stage1Files.write(Data(String(app.isolation.capabilities, radix: 16).utf8 + [10]), to: base + ".caps")
             try Stage1Files.write(Data((app.isolation.noNewPrivileges ? "1\n" : "0\n").utf8), to: base + ".nnp")
+            if let adj = app.isolation.oomScoreAdj {
+                try Stage1Files.write(Data("\(adj)\n".utf8), to: base + ".oom")
+            } else {
+                unlink(base + ".oom")
+            }
             if let bpf = app.seccompBPF {
                 try Stage1Files.write(Data(bpf), to: base + ".seccomp")
             } else {
