@@ -14,6 +14,9 @@ install -D -m 0644 images/out/stage1-fly.aci /usr/lib/rkt/stage1-images/stage1-f
 install -D -m 0644 images/out/stage1-nspawn.aci /usr/lib/rkt/stage1-images/stage1-nspawn.aci
 install -D -m 0644 images/out/stage1-kvm.aci /usr/lib/rkt/stage1-images/stage1-kvm.aci
 install -D -m 0755 .build/release/cni-bridge /usr/lib/rkt/plugins/net/cni-bridge
+# A rebuilt stage1 keeps its name and version, and rkt takes a stored stage1 of that name and
+# version before the file: drop stored ones so that a re-run uses what was just built.
+rkt image rm rkt.dev/stage1-fly rkt.dev/stage1-nspawn rkt.dev/stage1-kvm >/dev/null 2>&1 || true
 rkt fetch --insecure-options=image images/out/busybox.aci
 rkt run --insecure-options=image images/out/busybox.aci --exec /bin/echo -- hello from a rkt pod
 rkt list
