@@ -82,6 +82,29 @@ import Testing
         #expect(KVMSetup.qemuProcesses(naming: "rkt-" + uuid).isEmpty, "QEMU \(qemu) outlived its SIGKILLed supervisor")
     }
 
+    /// `--interactive`: the app runs on a pty in the guest; what is typed reaches it, its output
+    /// and exit status come back (a terminal from `script`, the line typed once the app reads).
+    @Test func anInteractiveAppGetsATerminalInTheGuest() throws {
+        guard let setup = KVMSetup.make() else { return }
+        defer { setup.cleanup() }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { print("skip: no script(1)"); return }
+        let command = ([setup.binary, "--dir=\(setup.root)/data", "--local-config=\(setup.root)/etc", "--system-config=\(setup.root)/usr-lib",
+                        "--insecure-options=image", "run", "--interactive", "--net=none", "--stage1-path=\(setup.stage1)", setup.busybox,
+                        "--exec", "/bin/sh", "--", "-c", "tty; [ -t 0 ] && echo stdin-is-tty; read x; echo got=$x; exit 6"])
+            .map { "'" + $0 + "'" }.joined(separator: " ")
+        let result = try Subprocess.run(["/usr/bin/script", "-qec", command, "/dev/null"],
+                                        interaction: [.init(waitFor: "stdin-is-tty", send: "typed-line\r")], timeout: KVMSetup.bootTimeout)
+        #expect(!result.timedOut, "\(result.stdout) \(result.stderr)")
+        #expect(result.status == 6, "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains("/dev/pts/"), "\(result.stdout)")
+        #expect(result.stdout.contains("got=typed-line"), "\(result.stdout)")
+        // Piped input: no echo, and its end reaches the app as the terminal's end of input.
+        let piped = try setup.rkt(["run", "--interactive", "--net=none", "--stage1-path=\(setup.stage1)", setup.busybox, "--exec", "/bin/cat"],
+                                  input: "line one\nline two\n", timeout: KVMSetup.bootTimeout)
+        #expect(piped.status == 0, "\(piped.stderr)")
+        #expect(piped.stdout.replacingOccurrences(of: "\r", with: "") == "line one\nline two\n", "\(piped.stdout.debugDescription)")
+    }
+
     @Test func aMissingKernelIsAClearErrorAnd254() throws {
         guard let setup = KVMSetup.make() else { return }
         defer { setup.cleanup() }

@@ -36,7 +36,12 @@
  * `<app>.gid`, `<app>.groups` (numbers separated by spaces), `<app>.mounts`, `<app>.caps` (the
  * bounding set, hex), `<app>.nnp` (1: no_new_privs), `<app>.seccomp` (a compiled filter, raw
  * `struct sock_filter` records; absent: none), `<app>.oom` (oom_score_adj; absent: inherited),
- * `hostname`.
+ * `hostname`, and `interactive` when the pod's single app runs on a terminal ("rows cols", the
+ * host terminal's size, or "pipe": the host's stdin is not a terminal, so nothing is echoed).
+ *
+ * An interactive app (`rkt run --interactive`) gets a pty as its stdin, stdout, stderr and
+ * controlling terminal; its output goes out on `rkt.output` as app 0's stdout, and the host sends
+ * its input and window sizes on `rkt.agent` as `I` and `W` frames for session APP_SESSION.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -70,6 +75,8 @@
 #define MAX_APPS 32
 #define MAX_SESSIONS 64
 #define MAX_FRAME (1024 * 1024)
+/* The session number of `I` and `W` frames meant for the interactive app's terminal. */
+#define APP_SESSION 0xFFFFFFFFu
 /* Seconds between SIGTERM and SIGKILL when the pod stops (as stage1-nspawn). */
 #define STOP_GRACE 10
 
@@ -238,6 +245,11 @@ struct app {
     pid_t pid;
     int done;
     int out[2], err[2]; /* the read ends of its stdout and stderr pipes, -1 once closed */
+    int tty;            /* interactive: out[0] is the pty's master, err[0] unused */
+    char slave[64];     /* the pty's slave, opened by the child */
+    int slave_fd;       /* ours, kept until the app ends: a master without any open slave reads EIO */
+    char *pending;      /* input for the terminal, not written yet */
+    size_t pending_length;
 };
 
 static struct app apps[MAX_APPS];
@@ -382,15 +394,61 @@ static void unblock_signals(void) {
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* The child: its own session, stdin /dev/null, stdout/stderr its pipes. Never returns. */
+/* The child: its own session, stdin /dev/null, stdout/stderr its pipes (interactive: the pty,
+ * its controlling terminal, on all three). Never returns. */
 static void exec_app(struct app *a) {
     unblock_signals();
     setsid();
+    if (a->tty) {
+        int slave = open(a->slave, O_RDWR);
+        if (slave < 0 || ioctl(slave, TIOCSCTTY, 0) != 0) { dprintf(2, "Error: terminal %s: %s\n", a->slave, strerror(errno)); _exit(254); }
+        dup2(slave, 0);
+        dup2(slave, 1);
+        dup2(slave, 2);
+        if (slave > 2) close(slave);
+        become_app(a, a->argv);
+    }
     int null = open("/dev/null", O_RDONLY);
     dup2(null, 0);
     dup2(a->out[1], 1);
     dup2(a->err[1], 2);
     become_app(a, a->argv);
+}
+
+/* A pty for the interactive app, `size` "rows cols" (0 0: leave the default). */
+static void open_terminal(struct app *a, const char *size) {
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0 || ptsname_r(master, a->slave, sizeof a->slave) != 0)
+        fail("pty for app %s: %s", a->name, strerror(errno));
+    unsigned rows = 0, cols = 0;
+    if (size && sscanf(size, "%u %u", &rows, &cols) == 2 && rows && cols) {
+        struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+        ioctl(master, TIOCSWINSZ, &ws);
+    }
+    struct termios mode;
+    if (size && strncmp(size, "pipe", 4) == 0 && tcgetattr(master, &mode) == 0) {
+        mode.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+        tcsetattr(master, TCSANOW, &mode);
+    }
+    a->slave_fd = open(a->slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (a->slave_fd < 0) fail("pty %s for app %s: %s", a->slave, a->name, strerror(errno));
+    a->tty = 1;
+    a->out[0] = master;
+    a->out[1] = a->err[0] = a->err[1] = -1;
+}
+
+/* Writes what it can of the interactive app's pending input to its terminal. */
+static void flush_app_input(struct app *a) {
+    while (a->pending_length > 0 && a->tty && a->out[0] >= 0) {
+        ssize_t w = write(a->out[0], a->pending, a->pending_length);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN) a->pending_length = 0;
+            return;
+        }
+        memmove(a->pending, a->pending + w, a->pending_length - (size_t)w);
+        a->pending_length -= (size_t)w;
+    }
 }
 
 static int exit_status(int wait_status) {
@@ -568,6 +626,22 @@ static void stop_pod(void) {
 }
 
 static void handle_frame(char kind, uint32_t id, char *payload, uint32_t length) {
+    if (id == APP_SESSION && app_count > 0 && apps[0].tty) {
+        struct app *a = &apps[0];
+        if (kind == 'I' && length > 0) {
+            a->pending = realloc(a->pending, a->pending_length + length);
+            memcpy(a->pending + a->pending_length, payload, length);
+            a->pending_length += length;
+            flush_app_input(a);
+        } else if (kind == 'W' && a->out[0] >= 0) {
+            unsigned rows = 0, cols = 0;
+            if (sscanf(payload, "%u %u", &rows, &cols) == 2) {
+                struct winsize size = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+                ioctl(a->out[0], TIOCSWINSZ, &size);
+            }
+        }
+        return;
+    }
     struct session *s = kind == 'S' || kind == 'N' ? NULL : find_session(id);
     switch (kind) {
     case 'S':
@@ -679,6 +753,8 @@ int main(void) {
         app_count++;
     }
     if (app_count == 0) fail("the plan has no apps");
+    char *interactive = slurp("/plan/interactive", NULL);
+    if (interactive && app_count != 1) fail("an interactive pod has exactly one app, not %d", app_count);
     mkdir("/apps", 0755);
     for (int i = 0; i < app_count; i++) {
         struct app *a = &apps[i];
@@ -692,14 +768,15 @@ int main(void) {
     }
     for (int i = 0; i < app_count; i++) {
         struct app *a = &apps[i];
-        if (pipe2(a->out, O_CLOEXEC) != 0 || pipe2(a->err, O_CLOEXEC) != 0) fail("pipe for app %s: %s", a->name, strerror(errno));
+        if (interactive) open_terminal(a, interactive);
+        else if (pipe2(a->out, O_CLOEXEC) != 0 || pipe2(a->err, O_CLOEXEC) != 0) fail("pipe for app %s: %s", a->name, strerror(errno));
         pid_t pid = fork();
         if (pid < 0) fail("fork for app %s: %s", a->name, strerror(errno));
         if (pid == 0) exec_app(a);
         close_fd(&a->out[1]);
         close_fd(&a->err[1]);
         fcntl(a->out[0], F_SETFL, O_NONBLOCK);
-        fcntl(a->err[0], F_SETFL, O_NONBLOCK);
+        if (a->err[0] >= 0) fcntl(a->err[0], F_SETFL, O_NONBLOCK);
         a->pid = pid;
         say("started %s\n", a->name);
     }
@@ -720,7 +797,10 @@ int main(void) {
         fds[n] = (struct pollfd){child_fd, POLLIN, 0}; tags[n++] = -1;
         if (agent_open) { fds[n] = (struct pollfd){agent_fd, POLLIN, 0}; tags[n++] = -2; }
         for (int i = 0; i < app_count; i++) {
-            if (apps[i].out[0] >= 0) { fds[n] = (struct pollfd){apps[i].out[0], POLLIN, 0}; tags[n++] = 1000 + i; }
+            if (apps[i].out[0] >= 0) {
+                short events = POLLIN | (apps[i].tty && apps[i].pending_length ? POLLOUT : 0);
+                fds[n] = (struct pollfd){apps[i].out[0], events, 0}; tags[n++] = 1000 + i;
+            }
             if (apps[i].err[0] >= 0) { fds[n] = (struct pollfd){apps[i].err[0], POLLIN, 0}; tags[n++] = 2000 + i; }
         }
         for (int i = 0; i < MAX_SESSIONS; i++) {
@@ -766,7 +846,10 @@ int main(void) {
                 if (!forward(a->err[0], output_fd, 'E', (uint32_t)(tag - 2000))) close_fd(&a->err[0]);
             } else if (tag >= 1000) {
                 struct app *a = &apps[tag - 1000];
-                if (!forward(a->out[0], output_fd, 'O', (uint32_t)(tag - 1000))) close_fd(&a->out[0]);
+                if (a->tty && (fds[k].revents & POLLOUT)) flush_app_input(a);
+                /* A terminal reports EIO once the app and its children closed it: done. */
+                if ((fds[k].revents & (POLLIN | POLLHUP | POLLERR)) && !forward(a->out[0], output_fd, 'O', (uint32_t)(tag - 1000)))
+                    close_fd(&a->out[0]);
             }
         }
         /* Reap: apps, enter sessions, and orphans reparented to us. */
@@ -781,6 +864,7 @@ int main(void) {
                 if (a->done || a->pid != pid) continue;
                 a->done = 1;
                 running--;
+                if (a->tty && a->slave_fd >= 0) close_fd(&a->slave_fd);
                 /* What the app wrote before it ended goes before its exit line. */
                 if (a->out[0] >= 0 && !forward(a->out[0], output_fd, 'O', (uint32_t)i)) close_fd(&a->out[0]);
                 if (a->err[0] >= 0 && !forward(a->err[0], output_fd, 'E', (uint32_t)i)) close_fd(&a->err[0]);

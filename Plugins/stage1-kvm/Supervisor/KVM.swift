@@ -10,10 +10,10 @@ enum KVM {
     /// What this slice implements: pods of one or more apps, on CNI networks (`networks`: a tap
     /// per interface, Network.swift) or `--net=none` (`--net=host` is refused), with `dns` and
     /// `hosts` files. Volumes are host and empty directories over 9p. `enter` and `stop` go over
-    /// the agent channel (Agent.swift); `isolators` as Isolation.swift says. Not `interactive`,
-    /// `private-users`, `ipc-modes`, `metadata-service`; stage0
-    /// refuses those with a message naming the missing feature.
-    static let features: [Stage1Feature] = [.run, .enter, .stop, .gc, .multipleApps, .hostname, .volumes, .isolators, .networks, .dns, .hosts]
+    /// the agent channel (Agent.swift); `isolators` as Isolation.swift says; `interactive` puts the
+    /// single app on a pty in the guest, fed from our stdin. Not `private-users`, `ipc-modes`,
+    /// `metadata-service`; stage0 refuses those with a message naming the missing feature.
+    static let features: [Stage1Feature] = [.run, .enter, .stop, .gc, .interactive, .multipleApps, .hostname, .volumes, .isolators, .networks, .dns, .hosts]
 
     /// `<pod>/stage1-kvm/`: the plan the guest reads (9p) and the console log (the spec lets a
     /// plugin write under names starting with `stage1-`).

@@ -80,7 +80,11 @@ enum RunCommand {
             try makeDirectories(directory)
         }
         for plan in plans { try Stage1Files.writeEnvironment(plan.environment, app: plan.name, files) }
-        try GuestPlan.write(plans, shares: shares, hostname: run.hostname ?? "rkt-" + request.pod.uuid, to: KVM.planDirectory(pod: podPath))
+        // --interactive: the app runs on a pty in the guest, sized as our terminal (nil: stdin is
+        // not one, and the guest's pty does not echo piped input back).
+        let terminalSize = run.interactive && isatty(0) == 1 ? EnterCommand.windowSize() : nil
+        try GuestPlan.write(plans, shares: shares, hostname: run.hostname ?? "rkt-" + request.pod.uuid, interactive: run.interactive,
+                            terminal: terminalSize, to: KVM.planDirectory(pod: podPath))
         let isolation = try GuestIsolation.resolve(plans, insecureOptions: run.insecureOptions)
         try GuestIsolation.write(isolation, to: KVM.planDirectory(pod: podPath))
         try GuestEtcFiles.write(run, rootfses: plans.map(\.rootfs), hostname: run.hostname ?? "rkt-" + request.pod.uuid)
@@ -98,6 +102,7 @@ enum RunCommand {
         var handled = sigset_t()
         sigemptyset(&handled)
         for signal in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGCHLD] { sigaddset(&handled, signal) }
+        if run.interactive { sigaddset(&handled, SIGWINCH) }
         sigprocmask(SIG_BLOCK, &handled, nil)
         if kvm_become_subreaper() != 0 { debug("cannot become a child subreaper: \(errnoString(errno))") }
 
@@ -123,8 +128,13 @@ enum RunCommand {
         debug("domain \(description.name) started after \(milliseconds(since: begin)) ms")
 
         let channels = GuestChannels(status: statusListener, output: outputListener, agent: agentListener, control: controlListener)
-        var supervisor = Supervision(domain: domain, channels: channels, files: files, apps: plans.map(\.name), begin: begin)
+        var supervisor = Supervision(domain: domain, channels: channels, files: files, apps: plans.map(\.name), begin: begin,
+                                     interactive: run.interactive)
+        // The user's terminal in raw mode while the app has the guest's pty (which does the line
+        // editing and turns ^C into SIGINT there).
+        let terminal = run.interactive && isatty(0) == 1 ? RawTerminal() : nil
         let outcome = supervisor.run(signals: &handled)
+        terminal?.restore()
         domain.destroy()
         libvirt.close()
         debug("pod ended after \(milliseconds(since: begin)) ms")
@@ -170,7 +180,7 @@ enum RunCommand {
             Stage1Error(code: .unsupported, msg: "unsupported feature \(feature)", details: details)
         }
         // run.net: PodNetwork.join refuses `host` and needs a namespace for the CNI modes.
-        if run.interactive { throw unsupported("interactive", "stage1-kvm has no terminal channel yet") }
+        if run.interactive && run.apps.count != 1 { throw unsupported("interactive", "an interactive pod has exactly one app") }
         if run.privateUsers != nil { throw unsupported("private-users", "run.privateUsers is set") }
         if run.mdsToken != nil { throw unsupported("metadata-service", "run.mdsToken is set") }
         if run.ipc != .auto { throw unsupported("ipc-modes", "run.ipc is \"\(run.ipc.rawValue)\": the VM always has its own IPC") }
@@ -200,12 +210,19 @@ func milliseconds(since start: Double) -> Int { Int((monotonicSeconds() - start)
 
 /// The plan directory the guest mounts read-only (9p tag `rkt.plan`); GuestInit/init.c reads it.
 enum GuestPlan {
-    static func write(_ plans: [AppPlan], shares: [VolumeShare], hostname: String, to directory: String) throws(Stage1Error) {
+    static func write(_ plans: [AppPlan], shares: [VolumeShare], hostname: String, interactive: Bool = false,
+                      terminal: (rows: Int, columns: Int)? = nil, to directory: String) throws(Stage1Error) {
         try makeDirectories(directory)
         func put(_ name: String, _ text: String) throws(Stage1Error) { try Stage1Files.write(Data(text.utf8), to: directory + "/" + name) }
         func nulTerminated(_ strings: [String]) -> String { strings.map { $0 + "\0" }.joined() }
         try put("apps", plans.map { $0.name + "\n" }.joined())
         try put("hostname", hostname + "\n")
+        // `interactive`: "ROWS COLS" for our terminal's size, "pipe" when our stdin is not a terminal.
+        if interactive {
+            try put("interactive", terminal.map { "\($0.rows) \($0.columns)\n" } ?? "pipe\n")
+        } else {
+            unlink(directory + "/interactive")
+        }
         for plan in plans {
             if plan.exec.contains(where: { $0.contains("\0") }) {
                 throw Stage1Error(code: .invalidRequest, msg: "the exec of app \(plan.name) contains a NUL byte")

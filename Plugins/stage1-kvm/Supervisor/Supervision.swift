@@ -31,6 +31,10 @@ struct Supervision {
     let files: PodFiles
     let apps: [String]
     let begin: Double
+    /// `rkt run --interactive`: our stdin goes to the app's terminal in the guest.
+    let interactive: Bool
+    /// The session number of the agent frames meant for the interactive app (GuestInit's APP_SESSION).
+    static let appSession: UInt32 = 0xFFFF_FFFF
 
     /// After a graceful stop was asked, how long the guest may take (its own grace is 10 s).
     static let stopTimeout: Double = 30
@@ -50,8 +54,10 @@ struct Supervision {
     private var firstFailure: Int32?
     private var guestError: String?
     private var done = false
+    private var stdinOpen = true
 
-    init(domain: Domain, channels: GuestChannels, files: PodFiles, apps: [String], begin: Double) {
+    init(domain: Domain, channels: GuestChannels, files: PodFiles, apps: [String], begin: Double, interactive: Bool = false) {
+        self.interactive = interactive
         self.domain = domain
         self.channels = channels
         self.files = files
@@ -147,7 +153,7 @@ struct Supervision {
 
     /// One poll over the listeners (until QEMU connected), the channels and the enter clients.
     private mutating func pump(timeoutMilliseconds: Int32) {
-        enum Source { case status, output, agent, control, client(Int) }
+        enum Source { case status, output, agent, control, client(Int), stdin }
         var fds: [pollfd] = []
         var sources: [Source] = []
         func watch(_ fd: Int32, _ source: Source, write: Bool = false) {
@@ -162,6 +168,9 @@ struct Supervision {
         for (index, client) in clients.enumerated() where !client.connection.closed {
             watch(client.connection.fd, .client(index), write: client.connection.wantsToWrite)
         }
+        // Stdin is read only while the agent keeps up, so an app that does not read cannot make us
+        // buffer without end.
+        if interactive && guestReady && stdinOpen, let agent, !agent.closed, !agent.wantsToWrite { watch(0, .stdin) }
         let ready = poll(&fds, nfds_t(fds.count), timeoutMilliseconds)
         guard ready > 0 else { return }
         for (index, pfd) in fds.enumerated() where pfd.revents != 0 {
@@ -188,6 +197,17 @@ struct Supervision {
                 let connection = clients[number].connection
                 if pfd.revents & Int16(POLLOUT) != 0 { connection.flush() }
                 if pfd.revents & ~Int16(POLLOUT) != 0 { handleClient(number, connection.receive()) }
+            case .stdin:
+                var buffer = [UInt8](repeating: 0, count: 32768)
+                let n = read(0, &buffer, buffer.count)
+                if n > 0 {
+                    agent?.send(AgentFrame(.input, session: Self.appSession, payload: Array(buffer[0..<n])))
+                } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
+                    stdinOpen = false
+                    // The end of piped input reaches the app as a terminal's end of input (^D
+                    // at the start of a line); a terminal of ours has no end to pass on.
+                    if isatty(0) == 0 { agent?.send(AgentFrame(.input, session: Self.appSession, payload: [4])) }
+                }
             }
         }
         // Clients that are done or gone; a session whose client went away gets SIGHUP, as a
@@ -326,6 +346,11 @@ struct Supervision {
             let signal = sigtimedwait(&signals, &info, &zero)
             if signal < 0 { return nil }
             if signal == SIGCHLD { continue }
+            if signal == SIGWINCH {
+                let size = EnterCommand.windowSize()
+                agent?.send(AgentFrame(.windowSize, session: Self.appSession, payload: Array("\(size.rows) \(size.columns)".utf8)))
+                continue
+            }
             return signal
         }
     }
