@@ -50,18 +50,23 @@ extension Stage1KVMTests {
     }
 
     /// One pod: a memory limit sizes the VM (limit + 128 MiB), oom-score-adj reaches the app's
-    /// processes, then `stop --force` destroys it and records the app as killed.
+    /// processes, the limits are the app's cgroup in the guest, then `stop --force` destroys it
+    /// and records the app as killed.
     @Test func aMemoryLimitSizesTheVMAndStopForceDestroysIt() throws {
         guard let setup = KVMSetup.make() else { return }
         defer { setup.cleanup() }
-        let pod = try setup.startPod(["--stage1-path=\(setup.stage1)", setup.busybox, "--memory=320M", "--oom-score-adj=500",
-                                      "--exec", "/bin/sleep", "--", "600"])
+        let pod = try setup.startPod(["--stage1-path=\(setup.stage1)", setup.busybox, "--memory=320M", "--oom-score-adj=500", "--cpu=500m",
+                                      "--cpu-shares=512", "--exec", "/bin/sleep", "--", "600"])
         defer { pod.kill() }
         let uuid = try pod.uuid(setup)
         let meminfo = try setup.rkt(["enter", uuid, "/bin/grep", "MemTotal", "/proc/meminfo"], timeout: KVMSetup.bootTimeout)
         // The guest init applies the app's oom_score_adj (to enter sessions as to the app).
         let oom = try setup.rkt(["enter", uuid, "/bin/cat", "/proc/self/oom_score_adj"], timeout: 120)
         #expect(oom.stdout == "500\n", "oom_score_adj: \(oom.stdout) \(oom.stderr)")
+        // The app's cgroup v2 in the guest carries its limits; enter sessions join it.
+        let cgroup = try setup.rkt(["enter", uuid, "/bin/sh", "-c",
+                                    "cut -d: -f3 /proc/self/cgroup; cd /sys/fs/cgroup/app-busybox && cat memory.max cpu.max cpu.weight"], timeout: 120)
+        #expect(cgroup.stdout == "/app-busybox\n320000000\n50000 100000\n20\n", "cgroup: \(cgroup.stdout) \(cgroup.stderr)")
         let kib = Int(meminfo.stdout.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
         // 448 MiB of RAM, less what the kernel keeps for itself (about 70 MiB), more than the limit.
         #expect(kib > 320 * 1024 && kib <= 448 * 1024, "guest \(meminfo.stdout) \(meminfo.stderr)")

@@ -36,6 +36,8 @@
  * `<app>.gid`, `<app>.groups` (numbers separated by spaces), `<app>.mounts`, `<app>.caps` (the
  * bounding set, hex), `<app>.nnp` (1: no_new_privs), `<app>.seccomp` (a compiled filter, raw
  * `struct sock_filter` records; absent: none), `<app>.oom` (oom_score_adj; absent: inherited),
+ * `<app>.cgroup` (lines `controller file value`: the app's cgroup v2 limits, e.g.
+ * `memory memory.max 335544320`; every app has a cgroup /sys/fs/cgroup/app-<name>),
  * `hostname`, and `interactive` when the pod's single app runs on a terminal ("rows cols", the
  * host terminal's size, or "pipe": the host's stdin is not a terminal, so nothing is echoed).
  *
@@ -328,7 +330,45 @@ static void mount_volumes(struct app *a) {
     free(text);
 }
 
-/* /proc, /sys, /dev and a /tmp inside the app's rootfs (the guest is the pod: no host to hide). */
+/*
+ * The app's cgroup, /sys/fs/cgroup/app-<name>, with the limits of `<app>.cgroup` (their controllers
+ * enabled in the root first). The app and its enter sessions join it before exec.
+ */
+static void make_cgroup(struct app *a) {
+    char path[600];
+    snprintf(path, sizeof path, "/sys/fs/cgroup/app-%.255s", a->name);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) fail("cgroup for %s: %s", a->name, strerror(errno));
+    char *text = optional_plan_file(a->name, "cgroup", NULL);
+    if (!text) return;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char controller[32], file[64];
+        int used = 0;
+        if (sscanf(line, "%31s %63s %n", controller, file, &used) < 2 || used == 0 || strchr(file, '/')) fail("app %s: bad cgroup line \"%s\"", a->name, line);
+        char enable[40];
+        int n = snprintf(enable, sizeof enable, "+%s", controller);
+        int fd = open("/sys/fs/cgroup/cgroup.subtree_control", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, enable, (size_t)n) != n) fail("app %s: cannot enable the %s controller: %s", a->name, controller, strerror(errno));
+        close(fd);
+        char knob[700];
+        snprintf(knob, sizeof knob, "%s/%s", path, file);
+        const char *value = line + used;
+        fd = open(knob, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, value, strlen(value)) != (ssize_t)strlen(value)) fail("app %s: %s = %s: %s", a->name, file, value, strerror(errno));
+        close(fd);
+    }
+}
+
+/* In a child: into the app's cgroup. */
+static void join_cgroup(const struct app *a) {
+    char path[600];
+    snprintf(path, sizeof path, "/sys/fs/cgroup/app-%.255s/cgroup.procs", a->name);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "0", 1) != 1) { dprintf(2, "Error: cgroup of %s: %s\n", a->name, strerror(errno)); _exit(254); }
+    close(fd);
+}
+
+/* /proc, /sys (with the cgroup tree read-only), /dev and a /tmp inside the app's rootfs (the guest
+ * is the pod: no host to hide). */
 static void prepare_root(struct app *a) {
     const char *dirs[] = {"proc", "sys", "dev", "tmp"};
     for (int i = 0; i < 4; i++) {
@@ -341,6 +381,8 @@ static void prepare_root(struct app *a) {
     if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail("mount proc for %s: %s", a->name, strerror(errno));
     snprintf(path, sizeof path, "%s/sys", a->root);
     if (mount("sysfs", path, "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail("mount sysfs for %s: %s", a->name, strerror(errno));
+    snprintf(path, sizeof path, "%s/sys/fs/cgroup", a->root);
+    if (mount("cgroup2", path, "cgroup2", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail("mount cgroup2 for %s: %s", a->name, strerror(errno));
     snprintf(path, sizeof path, "%s/dev", a->root);
     if (mount("/dev", path, NULL, MS_BIND | MS_REC, NULL) != 0) fail("bind /dev for %s: %s", a->name, strerror(errno));
     snprintf(path, sizeof path, "%s/tmp", a->root);
@@ -353,6 +395,7 @@ static void prepare_root(struct app *a) {
  * to -10147 were about an enter that skipped some of it). Never returns.
  */
 static void become_app(const struct app *a, char **argv) {
+    join_cgroup(a);
     /* Before the bounding set is cut: lowering the score needs CAP_SYS_RESOURCE. */
     if (a->has_oom) {
         int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
@@ -734,6 +777,7 @@ int main(void) {
     if (console >= 0) { dup2(console, 1); dup2(console, 2); if (console > 2) close(console); }
 
     load_modules();
+    if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) fail("mount cgroup2: %s", strerror(errno));
     status_fd = open_port("rkt.status");
     if (status_fd < 0) fail("no virtio-serial port rkt.status");
     output_fd = open_port("rkt.output");
@@ -765,6 +809,7 @@ int main(void) {
         mount_9p(tag, a->root);
         prepare_root(a);
         mount_volumes(a);
+        make_cgroup(a);
     }
     for (int i = 0; i < app_count; i++) {
         struct app *a = &apps[i];

@@ -9,10 +9,10 @@ import Stage1Protocol
 /// - the capability bounding set, no_new_privs, the seccomp filter and `os/linux/oom-score-adj`
 ///   (the guest's OOM killer chooses between the pod's apps) are applied by the guest init to each
 ///   app and to every `enter` session (plan files `<app>.caps`, `.nnp`, `.seccomp`, `.oom`);
-/// - `resource/memory` and `resource/cpu` size the VM (rkt's kvm flavour did the same): they are
-///   not enforced per app inside the guest;
-/// - `os/linux/cpu-shares` is accepted and not applied (one VM per pod: there is nothing to share
-///   the host's CPUs with).
+/// - `resource/memory` and `resource/cpu` size the VM (rkt's kvm flavour did the same) and are
+///   enforced per app inside the guest too, in the app's cgroup v2 (`memory.max`, `cpu.max`),
+///   where `os/linux/cpu-shares` becomes `cpu.weight` (it divides the VM's vCPUs between apps;
+///   plan file `<app>.cgroup`, the lines of Stage1Isolators.CgroupLimits).
 enum GuestIsolation {
     struct App {
         var name: String
@@ -40,12 +40,19 @@ enum GuestIsolation {
         return apps
     }
 
-    /// `<app>.caps` (hex bounding set), `<app>.nnp`, `<app>.seccomp` (raw filter), `<app>.oom` in the plan.
+    /// `<app>.caps` (hex bounding set), `<app>.nnp`, `<app>.seccomp` (raw filter), `<app>.oom`,
+    /// `<app>.cgroup` in the plan.
     static func write(_ apps: [App], to planDirectory: String) throws(Stage1Error) {
         for app in apps {
             let base = planDirectory + "/" + app.name
             try Stage1Files.write(Data(String(app.isolation.capabilities, radix: 16).utf8 + [10]), to: base + ".caps")
             try Stage1Files.write(Data((app.isolation.noNewPrivileges ? "1\n" : "0\n").utf8), to: base + ".nnp")
+            let limits = CgroupLimits.files(for: app.isolation, version: .v2)
+            if limits.isEmpty {
+                unlink(base + ".cgroup")
+            } else {
+                try Stage1Files.write(Data(limits.map { "\($0.controller) \($0.file) \($0.value)\n" }.joined().utf8), to: base + ".cgroup")
+            }
             if let adj = app.isolation.oomScoreAdj {
                 try Stage1Files.write(Data("\(adj)\n".utf8), to: base + ".oom")
             } else {
