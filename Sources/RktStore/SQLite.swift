@@ -19,7 +19,20 @@ final class SQLiteDatabase {
         handle = db
         // Many rkt processes share the index: wait for the writer instead of failing.
         sqlite3_busy_timeout(db, 60_000)
-        try execute("PRAGMA journal_mode=WAL")
+        // Switching a new database to WAL needs an exclusive lock and returns SQLITE_BUSY at once,
+        // without the busy handler, while another process creates the index: retry it here.
+        let deadline = Date().addingTimeInterval(60)
+        while true {
+            var message: UnsafeMutablePointer<CChar>?
+            let rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", nil, nil, &message)
+            let text = message.map { String(cString: $0) } ?? "unknown error"
+            sqlite3_free(message)
+            if rc == SQLITE_OK { break }
+            guard (rc & 0xff == SQLITE_BUSY || rc & 0xff == SQLITE_LOCKED) && Date() < deadline else {
+                throw StoreError(.database, "index database: \(text) (in PRAGMA journal_mode=WAL)")
+            }
+            usleep(UInt32.random(in: 2_000...20_000))
+        }
         try execute("PRAGMA synchronous=NORMAL")
         try execute("PRAGMA foreign_keys=ON")
     }

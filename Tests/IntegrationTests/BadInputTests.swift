@@ -73,6 +73,26 @@ import Testing
         #expect(tmp.isEmpty, "\(tmp)")
     }
 
+    /// Several processes opening a store that does not exist yet: the first ones create the index
+    /// while the others switch it to WAL (which once failed with "database is locked").
+    @Test func concurrentFirstCommandsOnAFreshStore() throws {
+        guard let rkt = RktRunner.make() else { return }
+        defer { rkt.cleanup() }
+        var failures: [String] = []
+        for round in 0..<10 {
+            let dir = rkt.root + "/fresh-\(round)"
+            let fetches = try (0..<4).map { i in
+                try Subprocess.start([rkt.binary, "--dir=\(dir)", "--insecure-options=image", "fetch", RktRunner.image("busybox.aci")],
+                                     outputFile: rkt.root + "/fresh-\(round)-\(i).out")
+            }
+            for (i, fetch) in fetches.enumerated() where fetch.wait(timeout: 300) != 0 {
+                fetch.stop(grace: 0)
+                failures.append((try? String(contentsOfFile: rkt.root + "/fresh-\(round)-\(i).out", encoding: .utf8)) ?? "round \(round)")
+            }
+        }
+        #expect(failures.isEmpty, "\(failures)")
+    }
+
     @Test func killedImportLeavesNoVisibleImageAndGCCleansUp() throws {
         guard let rkt = RktRunner.make() else { return }
         defer { rkt.cleanup() }
