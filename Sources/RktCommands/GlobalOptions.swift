@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
-import RktTypes
 import Logging
 import RktStore
+import Stage1Protocol
 
 /// rkt's persistent flags, accepted by every command.
 public struct GlobalOptions: ParsableArguments, Sendable {

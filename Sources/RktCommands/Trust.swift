@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import RktTypes
 import RktFetch
 import RktOS
 
@@ -64,7 +63,7 @@ struct Trust: ParsableCommand {
                 FileHandle.standardError.write(Data("Trusting \"\(location)\" \(subject) without fingerprint review.\n".utf8))
             } else {
                 FileHandle.standardError.write(Data("Are you sure you want to trust this key (yes/no)?\n".utf8))
-                let answer = readLine(strippingNewline: true)?.trimmingWhitespace(newlines: false).lowercased() ?? ""
+                let answer = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
                 guard answer == "yes" || answer == "y" else {
                     throw CommandError("not trusting \"\(location)\": the fingerprint was not accepted")
                 }

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import RktOS
 import RktTypes
+import Stage1Protocol
 
 /// One pod directory. A `Pod` found by listing is a snapshot: its phase may change under us when
 /// another rkt renames it, which the store's operations handle by re-resolving.

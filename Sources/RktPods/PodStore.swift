@@ -2,9 +2,9 @@
 import Glibc
 #endif
 import Foundation
-import RktTypes
 import Logging
 import RktOS
+import Stage1Protocol
 
 /// The pods under `<data dir>/pods/<phase>/<uuid>` and rkt's state machine over them:
 ///

@@ -98,7 +98,17 @@ public struct Stage1Launcher {
         guard !treeID.isEmpty, !treeID.contains("/"), treeID != ".", treeID != ".." else { return nil }
         // pods/<phase>/<uuid> lives directly under the data dir.
         let dataDir = FileSystem.parentDirectory(of: FileSystem.parentDirectory(of: FileSystem.parentDirectory(of: pod.path)))
-        return dataDir + "/cache/stage1-describe/" + treeID + ".json"
+        return Self.describeCacheDirectory(dataDir: dataDir) + "/" + treeID + ".json"
+    }
+
+    static func describeCacheDirectory(dataDir: String) -> String { dataDir + "/cache/stage1-describe" }
+
+    /// `image gc`: drops the cached answers of trees for which `treeExists` says no.
+    public static func pruneDescribeCache(dataDir: String, treeExists: (String) -> Bool) {
+        let cache = describeCacheDirectory(dataDir: dataDir)
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? [] where file.hasSuffix(".json") {
+            if !treeExists(String(file.dropLast(".json".count))) { try? FileManager.default.removeItem(atPath: cache + "/" + file) }
+        }
     }
 
 

@@ -1,5 +1,5 @@
 import Foundation
-import RktTypes
+import Stage1Protocol
 
 /// Resolves an app's `user` and `group` strings to numeric ids the way rkt's
 /// stage1 does (`ParseUserGroup` in `stage1/init/common/pod.go`), trying in

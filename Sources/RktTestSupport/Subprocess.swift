@@ -127,7 +127,7 @@ public enum Subprocess {
                 if let fd = inFD { close(fd) }
                 inFD = nil
             }
-            if inFD != nil, pendingInput.isEmpty, steps.isEmpty { closeInput() }
+            if pendingInput.isEmpty && interaction.isEmpty { closeInput() }
 
             while true {
                 if exitStatus == nil {
@@ -176,7 +176,7 @@ public enum Subprocess {
                             pendingInput.removeAll()
                             closeInput()
                         }
-                        if pendingInput.isEmpty && steps.isEmpty && interaction.isEmpty { closeInput() }
+                        if pendingInput.isEmpty && interaction.isEmpty { closeInput() }
                     }
                 }
                 // Interaction: the next step's text appeared on stdout since the last match.

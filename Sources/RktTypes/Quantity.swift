@@ -223,7 +223,7 @@ public struct Quantity: Sendable, Hashable, Comparable, Codable, CustomStringCon
         let container = try decoder.singleValueContainer()
         let text: String
         if let string = try? container.decode(String.self) {
-            text = string.trimmingWhitespace()
+            text = string.trimmingCharacters(in: .whitespacesAndNewlines)
         } else if let integer = try? container.decode(Int64.self) {
             text = String(integer)
         } else {

@@ -458,16 +458,44 @@ static void exec_app(struct app *a) {
     become_app(a, a->argv);
 }
 
-/* A pty for the interactive app, `size` "rows cols" (0 0: leave the default). */
+/* `text` "rows cols" (from the plan or a `W` frame) as the size of the terminal whose master is `fd`. */
+static void set_window_size(int fd, const char *text) {
+    unsigned rows = 0, cols = 0;
+    if (sscanf(text, "%u %u", &rows, &cols) != 2 || !rows || !cols) return;
+    struct winsize size = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+    ioctl(fd, TIOCSWINSZ, &size);
+}
+
+/* Appends `length` bytes to a pending-input buffer. */
+static void queue_input(char **pending, size_t *pending_length, const char *data, uint32_t length) {
+    *pending = realloc(*pending, *pending_length + length);
+    memcpy(*pending + *pending_length, data, length);
+    *pending_length += length;
+}
+
+/* Writes what `fd` takes of a pending-input buffer; -1 when `fd` refuses input for good (the rest
+ * is dropped), else 0. */
+static int write_pending(int fd, char *pending, size_t *pending_length) {
+    while (*pending_length > 0) {
+        ssize_t w = write(fd, pending, *pending_length);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) return 0;
+            *pending_length = 0;
+            return -1;
+        }
+        memmove(pending, pending + w, *pending_length - (size_t)w);
+        *pending_length -= (size_t)w;
+    }
+    return 0;
+}
+
+/* A pty for the interactive app, `size` "rows cols" (a 0 or "pipe": leave the default). */
 static void open_terminal(struct app *a, const char *size) {
     int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0 || ptsname_r(master, a->slave, sizeof a->slave) != 0)
         fail("pty for app %s: %s", a->name, strerror(errno));
-    unsigned rows = 0, cols = 0;
-    if (size && sscanf(size, "%u %u", &rows, &cols) == 2 && rows && cols) {
-        struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
-        ioctl(master, TIOCSWINSZ, &ws);
-    }
+    if (size) set_window_size(master, size);
     struct termios mode;
     if (size && strncmp(size, "pipe", 4) == 0 && tcgetattr(master, &mode) == 0) {
         mode.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
@@ -482,16 +510,7 @@ static void open_terminal(struct app *a, const char *size) {
 
 /* Writes what it can of the interactive app's pending input to its terminal. */
 static void flush_app_input(struct app *a) {
-    while (a->pending_length > 0 && a->tty && a->out[0] >= 0) {
-        ssize_t w = write(a->out[0], a->pending, a->pending_length);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            if (errno != EAGAIN) a->pending_length = 0;
-            return;
-        }
-        memmove(a->pending, a->pending + w, a->pending_length - (size_t)w);
-        a->pending_length -= (size_t)w;
-    }
+    if (a->tty && a->out[0] >= 0) write_pending(a->out[0], a->pending, &a->pending_length);
 }
 
 static int exit_status(int wait_status) {
@@ -639,17 +658,8 @@ static void open_session(uint32_t id, char *payload, uint32_t length, int stoppi
 
 /* Writes what it can of the session's pending stdin; closes a pipe's write end at the end of input. */
 static void flush_input(struct session *s) {
-    while (s->pending_length > 0 && s->in_fd >= 0) {
-        ssize_t w = write(s->in_fd, s->pending, s->pending_length);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN) return;
-            s->pending_length = 0; /* the command closed its stdin: drop the rest */
-            break;
-        }
-        memmove(s->pending, s->pending + w, s->pending_length - (size_t)w);
-        s->pending_length -= (size_t)w;
-    }
+    /* A command that closed its stdin: the rest is dropped. */
+    if (s->in_fd >= 0) write_pending(s->in_fd, s->pending, &s->pending_length);
     if (s->input_ended && s->pending_length == 0 && !s->tty) close_fd(&s->in_fd);
 }
 
@@ -672,16 +682,10 @@ static void handle_frame(char kind, uint32_t id, char *payload, uint32_t length)
     if (id == APP_SESSION && app_count > 0 && apps[0].tty) {
         struct app *a = &apps[0];
         if (kind == 'I' && length > 0) {
-            a->pending = realloc(a->pending, a->pending_length + length);
-            memcpy(a->pending + a->pending_length, payload, length);
-            a->pending_length += length;
+            queue_input(&a->pending, &a->pending_length, payload, length);
             flush_app_input(a);
         } else if (kind == 'W' && a->out[0] >= 0) {
-            unsigned rows = 0, cols = 0;
-            if (sscanf(payload, "%u %u", &rows, &cols) == 2) {
-                struct winsize size = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
-                ioctl(a->out[0], TIOCSWINSZ, &size);
-            }
+            set_window_size(a->out[0], payload);
         }
         return;
     }
@@ -696,23 +700,11 @@ static void handle_frame(char kind, uint32_t id, char *payload, uint32_t length)
     case 'I':
         if (!s) break;
         if (length == 0) { s->input_ended = 1; flush_input(s); break; }
-        s->pending = realloc(s->pending, s->pending_length + length);
-        memcpy(s->pending + s->pending_length, payload, length);
-        s->pending_length += length;
+        queue_input(&s->pending, &s->pending_length, payload, length);
         flush_input(s);
         break;
     case 'W':
-        if (s && s->tty) {
-            char text[32];
-            snprintf(text, sizeof text, "%.*s", (int)(length < 31 ? length : 31), payload);
-            struct winsize size = {0};
-            unsigned rows = 0, cols = 0;
-            if (sscanf(text, "%u %u", &rows, &cols) == 2) {
-                size.ws_row = (unsigned short)rows;
-                size.ws_col = (unsigned short)cols;
-                ioctl(s->out_fd, TIOCSWINSZ, &size);
-            }
-        }
+        if (s && s->tty) set_window_size(s->out_fd, payload);
         break;
     case 'K':
         if (s) {

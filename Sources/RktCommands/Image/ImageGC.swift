@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import RktTypes
+import RktPods
 import RktStore
 
 /// `rkt image gc`: old images, unreferenced trees, and leftovers of killed processes.
@@ -19,17 +19,8 @@ struct ImageGC: ParsableCommand {
         for leftover in report.removedLeftovers { say("removed leftover \(leftover)") }
         for tree in report.removedTrees { say("removed treestore \"\(tree)\"") }
         for image in report.removedImages { say("successfully removed aci for image: \"\(image.key)\"") }
-        pruneDescribeCache(layout: store.layout)
+        Stage1Launcher.pruneDescribeCache(dataDir: store.layout.dataDir) { FileManager.default.fileExists(atPath: store.layout.treePath($0)) }
         say("\(report.removedImages.count) image(s) successfully removed")
-    }
-}
-
-/// The stage1 describe answers cached per tree (RktPods.Stage1Launcher) whose tree is gone.
-func pruneDescribeCache(layout: StoreLayout) {
-    let cache = layout.dataDir + "/cache/stage1-describe"
-    for file in (try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? [] where file.hasSuffix(".json") {
-        let treeID = String(file.dropLast(".json".count))
-        if !FileManager.default.fileExists(atPath: layout.treePath(treeID)) { try? FileManager.default.removeItem(atPath: cache + "/" + file) }
     }
 }
 
@@ -43,10 +34,10 @@ enum PodReferences {
         for state in (try? fm.contentsOfDirectory(atPath: pods)) ?? [] {
             for uuid in (try? fm.contentsOfDirectory(atPath: pods + "/" + state)) ?? [] {
                 let pod = pods + "/" + state + "/" + uuid
-                if let id = try? String(contentsOfFile: pod + "/stage1TreeStoreID", encoding: .utf8) { ids.insert(id.trimmingWhitespace()) }
+                if let id = try? String(contentsOfFile: pod + "/stage1TreeStoreID", encoding: .utf8) { ids.insert(id.trimmingCharacters(in: .whitespacesAndNewlines)) }
                 for app in (try? fm.contentsOfDirectory(atPath: pod + "/appsinfo")) ?? [] {
                     if let id = try? String(contentsOfFile: pod + "/appsinfo/" + app + "/treeStoreID", encoding: .utf8) {
-                        ids.insert(id.trimmingWhitespace())
+                        ids.insert(id.trimmingCharacters(in: .whitespacesAndNewlines))
                     }
                 }
             }

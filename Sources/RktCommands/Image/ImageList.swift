@@ -59,7 +59,7 @@ struct ImageList: ParsableCommand {
 
     func parsedFields(_ text: String) throws -> [Field] {
         try text.split(separator: ",").map { raw in
-            let word = raw.trimmingWhitespace(newlines: false).lowercased()
+            let word = raw.trimmingCharacters(in: .whitespaces).lowercased()
             guard let field = Field(rawValue: word) else {
                 throw ValidationError("unknown field \"\(word)\": want one of \(Field.allCases.map(\.rawValue).joined(separator: ", "))")
             }

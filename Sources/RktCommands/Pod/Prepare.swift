@@ -242,13 +242,15 @@ struct RunPrepared: ParsableCommand {
         if let hostname { flags.append("--hostname=\(hostname)") }
         if let ipc { flags.append("--ipc=\(ipc)") }
         if interactive { flags.append("--interactive") }
+        if let mdsRegister { flags.append("--mds-register=\(mdsRegister)") }
         let arguments: RunArguments
         do { arguments = try AppArguments.parse(flags, command: .run) } catch { throw CommandError(error.message) }
-        try StageOneRun.checkFlags(arguments, global: global, logger: global.makeLogger("rkt.stage0"))
+        let logger = global.makeLogger("rkt.stage0")
+        try StageOneRun.checkFlags(arguments, global: global, logger: logger)
         let pods = try global.podStore()
         let locked = try pods.lockPrepared(uuid)
         let running = try pods.markRunning(locked)
-        try StageOneRun.exec(running, arguments: arguments, global: global, logger: global.makeLogger("rkt.stage0"))
+        try StageOneRun.exec(running, arguments: arguments, global: global, logger: logger)
     }
 }
 

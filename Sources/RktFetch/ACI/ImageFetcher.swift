@@ -426,7 +426,7 @@ public final class ImageFetcher {
     static func maxAge(_ response: HTTPResponse) -> Int64? {
         guard let value = response.header("Cache-Control")?.lowercased() else { return nil }
         var result: Int64?
-        for directive in value.split(separator: ",").map({ $0.trimmingWhitespace(newlines: false) }) {
+        for directive in value.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
             if directive == "no-cache" || directive == "no-store" { return 0 }
             if directive.hasPrefix("max-age="), let seconds = Int64(directive.dropFirst(8)) { result = max(0, seconds) }
         }

@@ -1,5 +1,4 @@
 import Foundation
-import RktTypes
 import Logging
 
 /// An image to discover: an AC name and the labels asked for (version, os, arch...).
@@ -214,9 +213,9 @@ public struct MetaDiscovery {
                 if key.isEmpty && i < chars.count && chars[i] != ">" { i += 1 }
             }
             guard let name = attributes["name"], name.hasPrefix("ac-"), let content = attributes["content"] else { continue }
-            let parts = content.trimmingWhitespace(newlines: false).split(separator: " ", maxSplits: 1).map(String.init)
+            let parts = content.trimmingCharacters(in: .whitespaces).split(separator: " ", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { continue }
-            let uri = parts[1].trimmingWhitespace(newlines: false)
+            let uri = parts[1].trimmingCharacters(in: .whitespaces)
             guard !parts[0].isEmpty, !uri.isEmpty else { continue }
             result.append(Meta(name: name, prefix: parts[0], uri: uri))
         }

@@ -1,5 +1,4 @@
 import Foundation
-import RktTypes
 import RktArchive
 
 /// Media types of the OCI image spec and their Docker v2 schema 2 equivalents.
@@ -107,7 +106,7 @@ enum ManifestDocument {
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw FetchError(.malformedResponse, "\(what): manifest is not a JSON object")
         }
-        let declared = (object["mediaType"] as? String) ?? contentType.map { String($0.split(separator: ";")[0]).trimmingWhitespace(newlines: false) }
+        let declared = (object["mediaType"] as? String) ?? contentType.map { String($0.split(separator: ";")[0]).trimmingCharacters(in: .whitespaces) }
         if let declared, declared == OCIMediaType.dockerSchema1 || declared == OCIMediaType.dockerSchema1Signed || (object["schemaVersion"] as? Int) == 1 {
             throw FetchError(.malformedResponse, "\(what): Docker v2 schema 1 manifests are not supported (push the image again with a current Docker or skopeo)")
         }

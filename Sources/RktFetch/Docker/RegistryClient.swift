@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import Foundation
-import RktTypes
 import Logging
 import RktArchive
 import RktStore
@@ -224,7 +223,7 @@ struct AuthChallenge: Equatable {
     var parameters: [String: String]
 
     static func parse(_ header: String) -> AuthChallenge? {
-        let trimmed = header.trimmingWhitespace(newlines: false)
+        let trimmed = header.trimmingCharacters(in: .whitespaces)
         guard let space = trimmed.firstIndex(of: " ") else {
             return trimmed.isEmpty ? nil : AuthChallenge(scheme: trimmed.lowercased(), parameters: [:])
         }
@@ -234,7 +233,7 @@ struct AuthChallenge: Equatable {
         while !rest.isEmpty {
             rest = rest.drop { $0 == " " || $0 == "," }
             guard let equals = rest.firstIndex(of: "=") else { break }
-            let key = rest[..<equals].trimmingWhitespace(newlines: false).lowercased()
+            let key = rest[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
             rest = rest[rest.index(after: equals)...]
             var value = ""
             if rest.first == "\"" {
@@ -246,7 +245,7 @@ struct AuthChallenge: Equatable {
                 rest = rest.dropFirst()
             } else {
                 let end = rest.firstIndex(of: ",") ?? rest.endIndex
-                value = rest[..<end].trimmingWhitespace(newlines: false)
+                value = rest[..<end].trimmingCharacters(in: .whitespaces)
                 rest = rest[end...]
             }
             parameters[key] = value

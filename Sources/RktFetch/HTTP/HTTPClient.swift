@@ -1,5 +1,4 @@
 import Foundation
-import RktTypes
 import Logging
 
 #if canImport(Glibc)
@@ -201,13 +200,13 @@ public final class HTTPClient: Sendable {
                 }
                 if line.isEmpty { break }
                 if line.first == " " || line.first == "\t", !headers.isEmpty {
-                    headers[headers.count - 1].value += " " + line.trimmingWhitespace(newlines: false)
+                    headers[headers.count - 1].value += " " + line.trimmingCharacters(in: .whitespaces)
                     continue
                 }
                 guard let colon = line.firstIndex(of: ":") else {
                     throw FetchError(.malformedResponse, "fetching \(url.absoluteString): bad header line \"\(line.prefix(80))\"")
                 }
-                headers.append((name: String(line[..<colon]), value: line[line.index(after: colon)...].trimmingWhitespace(newlines: false)))
+                headers.append((name: String(line[..<colon]), value: line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
                 if headers.count > 200 { throw FetchError(.malformedResponse, "fetching \(url.absoluteString): too many headers") }
             }
             // 1xx interim answers (100 Continue) are followed by the real one.
@@ -224,7 +223,7 @@ public final class HTTPClient: Sendable {
             return
         }
         if let lengthText = response.header("Content-Length") {
-            guard let length = Int64(lengthText.trimmingWhitespace(newlines: false)), length >= 0 else {
+            guard let length = Int64(lengthText.trimmingCharacters(in: .whitespaces)), length >= 0 else {
                 throw FetchError(.malformedResponse, "fetching \(url.absoluteString): bad Content-Length \(lengthText)")
             }
             var remaining = length
@@ -246,7 +245,7 @@ public final class HTTPClient: Sendable {
             guard let sizeLine = try connection.readLine() else {
                 throw FetchError(.truncated, "fetching \(url.absoluteString): connection closed inside a chunked body")
             }
-            let sizeText = sizeLine.split(separator: ";", maxSplits: 1).first.map { $0.trimmingWhitespace(newlines: false) } ?? ""
+            let sizeText = sizeLine.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
             guard let size = Int64(sizeText, radix: 16), size >= 0 else {
                 throw FetchError(.malformedResponse, "fetching \(url.absoluteString): bad chunk size \"\(sizeLine.prefix(40))\"")
             }

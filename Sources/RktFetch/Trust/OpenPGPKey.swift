@@ -1,6 +1,5 @@
 import CCrypto
 import Foundation
-import RktTypes
 
 /// Just enough OpenPGP (RFC 4880) to show and file a public key: de-armoring, the primary key's
 /// v4 fingerprint and its user IDs. Verification itself is gpgv's job.
@@ -50,7 +49,7 @@ public struct OpenPGPKey: Sendable, Equatable {
     public static func dearmor(_ data: Data, kind: String, source: String) throws(FetchError) -> Data {
         guard let first = data.first, first & 0x80 == 0 else { return data }
         let text = String(decoding: data, as: UTF8.self)
-        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" }).map { $0.trimmingWhitespace(newlines: false) }
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" }).map { $0.trimmingCharacters(in: .whitespaces) }
         guard let begin = lines.firstIndex(where: { $0.hasPrefix("-----BEGIN PGP ") }) else {
             throw FetchError(.trust, "\(source): not an OpenPGP \(kind.lowercased()) (no armor header)")
         }

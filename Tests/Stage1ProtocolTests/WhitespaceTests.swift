@@ -1,5 +1,5 @@
 import Foundation
-import RktTypes
+import Stage1Protocol
 import Testing
 
 /// trimmingWhitespace must agree with Foundation's trimmingCharacters, which it replaces.
