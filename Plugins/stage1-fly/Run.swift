@@ -191,7 +191,6 @@ enum RunCommand {
         }
         let what: String
         switch failed {
-        case CFLY_STEP_PIPE.rawValue: what = "cannot create a pipe"
         case CFLY_STEP_FORK.rawValue: what = "cannot fork"
         case CFLY_STEP_STDIN.rawValue: what = "cannot open /dev/null for the app's stdin"
         case CFLY_STEP_CHROOT.rawValue: what = "cannot chroot into \(plan.rootfs)"

@@ -57,48 +57,61 @@ public struct PodPreparer {
     /// unmounted and removed; a killed rkt leaves an unlocked pod in prepare/ for `rkt gc`.
     /// `trees` holds trees already rendered on the way here (keyed by image), so a pod start
     /// resolves each image's dependencies once.
+    ///
+    /// The pod is in `prepare/`, where nothing reads it, so its files are written in place rather
+    /// than renamed into place. What stage0 and stage1 write below the stage1 rootfs is made in
+    /// the overlay's upper directory before the mount: created through the overlay, each of those
+    /// directories would first be copied up from the stage1 image (a directory, extended
+    /// attributes and a rename in the work directory), the largest file-system cost of a pod start.
     public func lay(out locked: LockedPod, manifest: PodManifest, stage1Key: String, noOverlay: Bool,
                     trees: [String: RenderedTree] = [:]) throws {
         let pod = locked.pod
         do {
             // No fsync here: `markPrepared` syncs it for pods that must outlive a reboot.
-            try FileSystem.writeAtomically(try manifest.encoded(pretty: false), to: pod.file(Pod.File.manifest), mode: 0o640, sync: false)
+            try FileSystem.writeNew(try manifest.encoded(pretty: false), to: pod.file(Pod.File.manifest), mode: 0o640)
             var useOverlay = !noOverlay
+            // Each app's image, once.
+            var apps: [(name: String, key: String, manifest: Data)] = []
+            for app in manifest.apps {
+                guard let id = app.image.id else { throw PodError(.invalidManifest, "app \(app.name) has no image ID") }
+                let key = try store.resolveKey(idPrefix: id.description)
+                apps.append((app.name.rawValue, key, try store.manifestData(key: key)))
+            }
             // Stage1.
             let stage1Tree = try store.renderTree(key: stage1Key)
             try FileSystem.makeDirectories(pod.file("stage1"), mode: 0o750)
-            try FileSystem.writeAtomically(try store.manifestData(key: stage1Key), to: pod.file("stage1/manifest"), mode: 0o640, sync: false)
-            try FileSystem.writeAtomically(Data(stage1Tree.id.utf8), to: pod.file(Pod.File.stage1TreeStoreID), mode: 0o640, sync: false)
+            try FileSystem.writeNew(try store.manifestData(key: stage1Key), to: pod.file("stage1/manifest"), mode: 0o640)
+            try FileSystem.writeNew(Data(stage1Tree.id.utf8), to: pod.file(Pod.File.stage1TreeStoreID), mode: 0o640)
             if useOverlay {
-                useOverlay = try mountOrDecline(tree: stage1Tree, upper: pod.file("overlay/\(stage1Tree.id)/upper"),
-                                                work: pod.file("overlay/\(stage1Tree.id)/work"), target: pod.stage1Rootfs)
+                let upper = pod.file("overlay/\(stage1Tree.id)/upper")
+                try FileSystem.makeDirectories(upper, mode: 0o755)
+                let appsPrepared = try Stage1Upper.prepare(upper: upper, lowerDirs: stage1Tree.lowerDirs, apps: apps)
+                useOverlay = try mountOrDecline(tree: stage1Tree, upper: upper, work: pod.file("overlay/\(stage1Tree.id)/work"), target: pod.stage1Rootfs)
+                if useOverlay && !appsPrepared {
+                    try Stage1Upper.writeApps(apps, under: pod.stage1Rootfs)
+                }
             }
             if !useOverlay {
                 try FileSystem.makeDirectories(pod.stage1Rootfs, mode: 0o755)
                 try store.render(key: stage1Key, into: pod.stage1Rootfs, rootfsOnly: true)
+                try Stage1Upper.writeApps(apps, under: pod.stage1Rootfs)
             }
             // Apps.
-            for app in manifest.apps {
-                guard let id = app.image.id else { throw PodError(.invalidManifest, "app \(app.name) has no image ID") }
-                let key = try store.resolveKey(idPrefix: id.description)
-                let name = app.name.rawValue
-                let base = pod.stage1Rootfs + "/opt/stage2/" + name
-                let info = pod.file("\(Pod.File.appsInfo)/\(name)")
-                try FileSystem.makeDirectories(base + "/rootfs", mode: 0o755)
+            for app in apps {
+                let rootfs = pod.stage1Rootfs + "/opt/stage2/" + app.name + "/rootfs"
+                let info = pod.file("\(Pod.File.appsInfo)/\(app.name)")
                 try FileSystem.makeDirectories(info, mode: 0o750)
-                let imageManifest = try store.manifestData(key: key)
-                try FileSystem.writeAtomically(imageManifest, to: base + "/manifest", mode: 0o644, sync: false)
-                try FileSystem.writeAtomically(imageManifest, to: info + "/manifest", mode: 0o640, sync: false)
+                try FileSystem.writeNew(app.manifest, to: info + "/manifest", mode: 0o640)
                 if useOverlay {
-                    let tree = try trees[key] ?? store.renderTree(key: key)
-                    try FileSystem.writeAtomically(Data(tree.id.utf8), to: info + "/treeStoreID", mode: 0o640, sync: false)
-                    _ = try mountOrDecline(tree: tree, upper: pod.file("overlay/\(tree.id)/upper/\(name)"),
-                                           work: pod.file("overlay/\(tree.id)/work/\(name)"), target: base + "/rootfs", required: true)
+                    let tree = try trees[app.key] ?? store.renderTree(key: app.key)
+                    try FileSystem.writeNew(Data(tree.id.utf8), to: info + "/treeStoreID", mode: 0o640)
+                    _ = try mountOrDecline(tree: tree, upper: pod.file("overlay/\(tree.id)/upper/\(app.name)"),
+                                           work: pod.file("overlay/\(tree.id)/work/\(app.name)"), target: rootfs, required: true)
                 } else {
-                    try store.render(key: key, into: base + "/rootfs", rootfsOnly: true)
+                    try store.render(key: app.key, into: rootfs, rootfsOnly: true)
                 }
             }
-            if useOverlay { try FileSystem.writeAtomically(Data(), to: pod.file(Pod.File.overlayPrepared), mode: 0o640, sync: false) }
+            if useOverlay { try FileSystem.writeNew(Data(), to: pod.file(Pod.File.overlayPrepared), mode: 0o640) }
         } catch {
             Mounts.unmountAll(under: pod.path)
             try? FileSystem.removeTree(pod.path)
@@ -123,5 +136,59 @@ public struct PodPreparer {
         if required || ![ENODEV, EINVAL, EOPNOTSUPP].contains(failure.errno.rawValue) { throw failure }
         logger.warning("disabling overlay support: \(failure)")
         return false
+    }
+}
+
+/// The stage1 rootfs's writable layer, filled before the overlay is mounted: `opt/stage2/<app>/`
+/// with the app's manifest and an empty `rootfs/` (the app's mount point), and the `rkt/status`
+/// and `rkt/env` directories stage1 writes to when the stage1 image has them. A directory that
+/// the image also has gets the image's mode and owner, as a copy-up would give it.
+enum Stage1Upper {
+    /// False (nothing written) when an image directory on the way is not a directory (a symlink,
+    /// say): then the apps are written through the mounted overlay, which resolves it.
+    static func prepare(upper: String, lowerDirs: [String], apps: [(name: String, key: String, manifest: Data)]) throws -> Bool {
+        var paths = ["opt", "opt/stage2"]
+        for app in apps { paths += ["opt/stage2/\(app.name)", "opt/stage2/\(app.name)/rootfs"] }
+        let required = Set(paths)
+        paths += ["rkt", "rkt/status", "rkt/env"]
+        // What the image has at each path: the first lower directory that has an entry wins.
+        var image: [String: stat] = [:]
+        for relative in paths {
+            for lower in lowerDirs {
+                var st = stat()
+                if lstat(lower + "/" + relative, &st) == 0 { image[relative] = st; break }
+            }
+        }
+        var skipped: [String] = []
+        // New directories take the group of the pod directory when it is set-group-ID.
+        let inherited = try FileSystem.statInfo(upper)
+        for relative in paths {
+            if skipped.contains(where: { relative.hasPrefix($0 + "/") }) { continue }
+            let entry = image[relative]
+            if let entry, (entry.st_mode & S_IFMT) != S_IFDIR {
+                if required.contains(relative) { return false }
+                skipped.append(relative)
+                continue
+            }
+            if entry == nil && !required.contains(relative) { continue }
+            let path = upper + "/" + relative
+            try FileSystem.makeDirectories(path, mode: entry.map { $0.st_mode & 0o7777 } ?? 0o755)
+            if let entry, entry.st_uid != geteuid() || entry.st_gid != inherited.st_gid {
+                try sysCall("lchown", path: path) { lchown(path, entry.st_uid, entry.st_gid) }
+            }
+        }
+        for app in apps {
+            try FileSystem.writeNew(app.manifest, to: upper + "/opt/stage2/" + app.name + "/manifest", mode: 0o644)
+        }
+        return true
+    }
+
+    /// Each app's image manifest at `opt/stage2/<app>/manifest`, and its `rootfs/` mount point.
+    static func writeApps(_ apps: [(name: String, key: String, manifest: Data)], under root: String) throws {
+        for app in apps {
+            let base = root + "/opt/stage2/" + app.name
+            try FileSystem.makeDirectories(base + "/rootfs", mode: 0o755)
+            try FileSystem.writeNew(app.manifest, to: base + "/manifest", mode: 0o644)
+        }
     }
 }

@@ -45,7 +45,7 @@ public struct PodStore: Sendable {
             let lock = try FileLock(path: embryo)
             try lock.lock(.exclusive)
             // pod-created's mtime is the creation time rkt reports.
-            try FileSystem.writeAtomically(Data(), to: embryo + "/" + Pod.File.created, mode: 0o640, sync: false)
+            try FileSystem.writeNew(Data(), to: embryo + "/" + Pod.File.created, mode: 0o640)
             let prepare = path(uuid, in: .prepare)
             try FileSystem.rename(embryo, to: prepare)
             return LockedPod(pod: Pod(uuid: uuid, phase: .prepare, path: prepare), lock: lock)

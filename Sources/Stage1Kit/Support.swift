@@ -39,6 +39,19 @@ public func systemError(_ call: String, _ path: String, _ code: Int32 = errno, m
 
 /// The canonical path (symlinks resolved) of an existing path.
 public func canonicalPath(_ path: String) throws(Stage1Error) -> String {
+    // The kernel's name for an O_PATH descriptor: two system calls where realpath(3) makes one
+    // readlink per component (about forty for a pod's paths). realpath is the fallback (no /proc).
+    let oPath: Int32 = 0o10000000  // O_PATH, which Glibc's module map leaves out (_GNU_SOURCE)
+    let fd = open(path, oPath | O_CLOEXEC)
+    if fd >= 0 {
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink("/proc/self/fd/\(fd)", &buffer, Int(PATH_MAX))
+        if count > 0 && buffer[0] == UInt8(ascii: "/") {
+            let name = String(decoding: buffer[0..<count], as: UTF8.self)
+            if !name.hasSuffix(" (deleted)") { return name }
+        }
+    }
     guard let resolved = realpath(path, nil) else { throw systemError("realpath", path) }
     defer { free(resolved) }
     return String(cString: resolved)

@@ -166,6 +166,43 @@ import Testing
         #expect(Mounts.mountPoints(under: rkt.dataDir).isEmpty)
     }
 
+    /// stage0 makes what it and stage1 write below the stage1 rootfs (opt/stage2/<app>, rkt/status,
+    /// rkt/env) in the overlay's upper directory before mounting it, instead of through the overlay
+    /// (copy-ups): those directories must still look as the stage1 image has them.
+    @Test func stage1DirectoriesKeepTheImagesModeAndOwner() throws {
+        guard let rkt = try runner() else { return }
+        defer { rkt.cleanup() }
+        let first = try rkt.run(["--insecure-options=image", "run", "--stage1-from-dir=stage1-fly.aci", RktRunner.image("busybox.aci"), "--exec", "/bin/true"])
+        #expect(first.status == 0, "\(first.stderr)")
+        // Give the rendered stage1 tree's rkt/ and rkt/status/ an unusual mode and owner.
+        let trees = try FileManager.default.contentsOfDirectory(atPath: rkt.dataDir + "/cas/tree")
+        let stage1Tree = try #require(trees.map { rkt.dataDir + "/cas/tree/" + $0 }.first { FileManager.default.fileExists(atPath: $0 + "/rootfs/fly") })
+        for (path, mode) in [("rkt", mode_t(0o751)), ("rkt/status", mode_t(0o711))] {
+            #expect(chmod(stage1Tree + "/rootfs/" + path, mode) == 0)
+            #expect(chown(stage1Tree + "/rootfs/" + path, 123, 456) == 0)
+        }
+        let uuidFile = rkt.root + "/uuid"
+        let ran = try rkt.run(["--insecure-options=image", "run", "--uuid-file-save=\(uuidFile)", "--stage1-from-dir=stage1-fly.aci", RktRunner.image("busybox.aci"),
+                               "--exec", "/bin/sh", "--", "-c", "exit 5"])
+        #expect(ran.status == 5, "\(ran.stderr)")
+        let uuid = try String(contentsOfFile: uuidFile, encoding: .utf8)
+        #expect(try rkt.ok(["status", uuid]).lines.contains("app-busybox=5"), "stage1 wrote the status through the prepared directory")
+        let pod = rkt.dataDir + "/pods/run/" + uuid
+        let upper = pod + "/overlay/" + (stage1Tree as NSString).lastPathComponent + "/upper"
+        for (path, mode) in [("rkt", mode_t(0o751)), ("rkt/status", mode_t(0o711))] {
+            for root in [pod + "/stage1/rootfs/", upper + "/"] {
+                var st = stat()
+                #expect(lstat(root + path, &st) == 0)
+                #expect(st.st_mode & 0o7777 == mode, "\(root + path): \(String(st.st_mode & 0o7777, radix: 8))")
+                #expect(st.st_uid == 123 && st.st_gid == 456, "\(root + path): \(st.st_uid):\(st.st_gid)")
+            }
+        }
+        #expect(FileManager.default.fileExists(atPath: upper + "/opt/stage2/busybox/manifest"), "the app's manifest is written before the mount")
+        #expect(FileManager.default.fileExists(atPath: upper + "/rkt/status/busybox"))
+        try rkt.ok(["gc", "--grace-period=0s"])
+        #expect(Mounts.mountPoints(under: rkt.dataDir).isEmpty)
+    }
+
     @Test func exportKeepsTheAppsChanges() throws {
         guard let rkt = try runner() else { return }
         defer { rkt.cleanup() }

@@ -5,6 +5,7 @@ import RktFetch
 import RktOS
 import RktPods
 import RktStore
+import RktTypes
 import Stage1Protocol
 
 /// What `prepare` and `run` share: rkt's free-form app syntax, parsed by RktPods, then the pod
@@ -51,8 +52,9 @@ struct PodLaunch {
         return images
     }
 
-    /// A new pod in prepare/, laid out and still locked by us.
-    func prepare() throws -> LockedPod {
+    /// A new pod in prepare/, laid out and still locked by us, and its pod manifest (so that
+    /// `run` does not read back and decode what it has just written).
+    func prepare() throws -> (locked: LockedPod, manifest: PodManifest) {
         let images = try resolveImages()
         let locator = Stage1Locator(
             store: store,
@@ -83,7 +85,7 @@ struct PodLaunch {
         if let file = arguments.uuidFileSave {
             try FileSystem.writeAtomically(Data(locked.pod.uuid.utf8), to: file, mode: 0o644, sync: false)
         }
-        return locked
+        return (locked, manifest)
     }
 
     static var binaryDirectory: String {
@@ -189,7 +191,7 @@ struct Prepare: AppSyntaxCommand {
     func run() throws { try Self.start(try launch()) }
 
     static func start(_ launch: PodLaunch) throws {
-        let pod = try launch.pods.markPrepared(try launch.prepare())
+        let pod = try launch.pods.markPrepared(try launch.prepare().locked)
         Output.print(pod.uuid + "\n")
     }
 }
@@ -209,8 +211,9 @@ struct Run: AppSyntaxCommand {
 
     static func start(_ launch: PodLaunch) throws {
         try StageOneRun.checkFlags(launch.arguments, global: launch.global, logger: launch.logger)
-        let running = try launch.pods.markRunning(try launch.prepare())
-        try StageOneRun.exec(running, arguments: launch.arguments, global: launch.global, logger: launch.logger)
+        let prepared = try launch.prepare()
+        let running = try launch.pods.markRunning(prepared.locked)
+        try StageOneRun.exec(running, manifest: prepared.manifest, arguments: launch.arguments, global: launch.global, logger: launch.logger)
     }
 }
 
@@ -271,10 +274,12 @@ enum StageOneRun {
         return ipc
     }
 
-    static func exec(_ running: LockedPod, arguments: RunArguments, global: GlobalOptions, logger: Logger) throws -> Never {
+    /// `manifest`: the pod's manifest when the caller has it; otherwise it is read from the pod.
+    static func exec(_ running: LockedPod, manifest known: PodManifest? = nil, arguments: RunArguments, global: GlobalOptions,
+                     logger: Logger) throws -> Never {
         let pod = running.pod
         let launcher = try Stage1Launcher(pod: pod, logger: logger, debug: global.debug)
-        let manifest = try pod.manifest()
+        let manifest = try known ?? pod.manifest()
         var apps: [RunApp] = []
         for app in manifest.apps {
             let resolved = try app.app.map { try ResolvedApp($0) }

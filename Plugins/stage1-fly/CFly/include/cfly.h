@@ -26,7 +26,6 @@ struct cfly_spawn_args {
 /// The step that failed (`*step_out`).
 enum cfly_step {
     CFLY_STEP_NONE = 0,
-    CFLY_STEP_PIPE = 1,
     CFLY_STEP_FORK = 2,
     CFLY_STEP_STDIN = 3,
     CFLY_STEP_CHROOT = 4,
@@ -38,7 +37,8 @@ enum cfly_step {
     CFLY_STEP_EXEC = 10,
 };
 
-/// Forks and execs. Returns 0 and the pid once the exec succeeded (the errno pipe reached EOF);
+/// Starts the app as posix_spawn does (a child that shares our memory until it execs, while we
+/// wait). Returns 0 and the pid once the exec succeeded;
 /// -1 with the failed step and errno otherwise (the failed child is reaped; `*pid_out` is its pid
 /// or -1). On an exec failure `*path_index_out` is the index in `paths` the errno belongs to.
 int cfly_spawn(const struct cfly_spawn_args *args, pid_t *pid_out, int *step_out, int *errno_out,
