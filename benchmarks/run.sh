@@ -39,7 +39,7 @@ for round in $(seq "${ROUNDS:-10}"); do
         -n chroot -n rkt-run-fly -n runc \
         "chroot $out/bundle/rootfs /bin/true" \
         "$rkt --dir=$dir --insecure-options=image run --stage1-name=rkt.dev/stage1-fly example.com/busybox --exec /bin/true" \
-        "runc run --bundle $out/bundle rkt-bench" >/dev/null
+        "runc run --bundle $out/bundle rkt-bench" >/dev/null 2>"$out/hyperfine.err" || { cat "$out/hyperfine.err" >&2; exit 1; }
 done
 
 python3 - "$out" <<'PY'
