@@ -19,6 +19,15 @@ enum RunCommand {
             throw Stage1Error(code: .invalidRequest, msg: "the rootfs of app \(app.name) does not exist", details: app.rootfs)
         }
         let rootfs = try canonicalPath(app.rootfs)
+        // /dev, /proc and /sys are bound into the rootfs recursively: a rootfs below one of them
+        // (a data directory on /dev/shm) would receive a copy of itself, and of every earlier pod's
+        // mounts with it, so the mount table would grow without bound.
+        for directory in ["/dev", "/proc", "/sys"] where rootfs.hasPrefix(directory + "/") {
+            throw Stage1Error(
+                code: .invalidRequest,
+                msg: "the rootfs of app \(app.name) is below \(directory), which stage1-fly binds into it recursively: use a data directory outside \(directory)",
+                details: rootfs)
+        }
         let podManifest = try AppConfig.readPodManifest(request.pod.manifestPath)
         let plan = try AppConfig.plan(app: app, rootfs: rootfs, pod: podManifest)
         debug("app \(app.name): exec \(plan.exec), uid \(plan.uid), gid \(plan.gid), wd \(plan.workingDirectory)")

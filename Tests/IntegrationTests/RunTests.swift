@@ -203,6 +203,24 @@ import Testing
         #expect(Mounts.mountPoints(under: rkt.dataDir).isEmpty)
     }
 
+    /// A data directory on /dev/shm: fly would bind /dev (and so the pod itself, and every earlier
+    /// pod's mounts) into the app's rootfs. It refuses clearly instead, and gc leaves no mount.
+    @Test func aDataDirectoryBelowDevIsRefused() throws {
+        guard let rkt = try runner() else { return }
+        defer { rkt.cleanup() }
+        let dataDir = "/dev/shm/rkt-it-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { Mounts.unmountAll(under: dataDir); try? FileSystem.removeTree(dataDir) }
+        let globals = ["--dir=\(dataDir)", "--local-config=\(rkt.localConfig)", "--system-config=\(rkt.systemConfig)"]
+        let ran = try rkt.run(globals + ["--insecure-options=image", "run", "--stage1-from-dir=stage1-fly.aci", RktRunner.image("busybox.aci"), "--exec", "/bin/true"],
+                              globalFlags: false)
+        #expect(ran.status == 254)
+        #expect(ran.stderr.contains("is below /dev"), "\(ran.stderr)")
+        #expect(Mounts.mountPoints(under: dataDir).count <= 2, "only stage0's two overlays: \(Mounts.mountPoints(under: dataDir))")
+        let gc = try rkt.run(globals + ["gc", "--grace-period=0s"], globalFlags: false)
+        #expect(gc.status == 0, "\(gc.stderr)")
+        #expect(Mounts.mountPoints(under: dataDir).isEmpty)
+    }
+
     @Test func exportKeepsTheAppsChanges() throws {
         guard let rkt = try runner() else { return }
         defer { rkt.cleanup() }
