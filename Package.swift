@@ -136,7 +136,7 @@ let package = Package(
         // Test fixtures shared by the test targets: ACI builders, including malformed and malicious ones.
         .target(name: "RktTestSupport", dependencies: ["RktArchive", "RktOS"]),
 
-        .testTarget(name: "RktTypesTests", dependencies: ["RktTypes"]),
+        .testTarget(name: "RktTypesTests", dependencies: ["RktTypes", "RktTestSupport"]),
         .testTarget(name: "RktArchiveTests", dependencies: ["RktArchive", "RktOS", "RktTestSupport"]),
         .testTarget(name: "RktStoreTests", dependencies: ["RktStore", "RktArchive", "RktOS", "RktTypes", "RktTestSupport"]),
         .testTarget(name: "RktCommandsTests", dependencies: ["RktCommands"]),

@@ -103,21 +103,11 @@ public enum TestACI {
         guard FileManager.default.isExecutableFile(atPath: tool) else { return nil }
         let dir = try TemporaryDirectory(prefix: "rkt-compress")
         try write(data, to: dir.path + "/in")
-        guard FileManager.default.createFile(atPath: dir.path + "/out", contents: nil),
-              let input = FileHandle(forReadingAtPath: dir.path + "/in"),
-              let output = FileHandle(forWritingAtPath: dir.path + "/out") else {
-            throw TestSupportError("cannot open temporary files in \(dir.path)")
+        let flags = compression == .zstd ? "-q -c" : "-c"
+        let result = try Subprocess.run(["/bin/sh", "-c", "'\(tool)' \(flags) < '\(dir.path)/in' > '\(dir.path)/out'"], timeout: 300)
+        guard result.status == 0, !result.timedOut else {
+            throw TestSupportError("\(tool) exited \(result.status)\(result.timedOut ? " (killed after 300 s)" : ""): \(result.stderr)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = compression == .zstd ? ["-q", "-c"] : ["-c"]
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        process.waitUntilExit()
-        try input.close()
-        try output.close()
-        guard process.terminationStatus == 0 else { throw TestSupportError("\(tool) exited \(process.terminationStatus)") }
         return try FileSystem.read(dir.path + "/out")
     }
 

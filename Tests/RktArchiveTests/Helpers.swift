@@ -5,6 +5,7 @@ import Foundation
 import RktArchive
 import RktOS
 import RktTestSupport
+import Testing
 
 struct ToolResult {
     var status: Int32
@@ -14,16 +15,9 @@ struct ToolResult {
 /// Runs a tool and collects stdout+stderr; nil when it is not installed.
 func runTool(_ path: String, _ arguments: [String]) throws -> ToolResult? {
     guard FileManager.default.isExecutableFile(atPath: path) else { return nil }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return ToolResult(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    let result = try Subprocess.run([path] + arguments, timeout: 300)
+    #expect(!result.timedOut, "\(path) \(arguments.joined(separator: " ")) did not finish within 300 s")
+    return ToolResult(status: result.status, output: result.stdout + result.stderr)
 }
 
 /// `sha512sum FILE`'s digest.

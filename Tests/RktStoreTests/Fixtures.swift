@@ -1,4 +1,5 @@
 import Foundation
+import RktTestSupport
 
 /// Small ACIs for store tests, written with the system tar so they are independent of our writer.
 struct ACIFixture {
@@ -36,13 +37,12 @@ struct ACIFixture {
     func cleanup() { try? FileManager.default.removeItem(at: root) }
 }
 
+/// Runs a tool with a time limit (a stuck child fails the test instead of hanging the run).
 func run(_ tool: String, _ args: [String]) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: tool)
-    process.arguments = args
-    try process.run()
-    process.waitUntilExit()
-    if process.terminationStatus != 0 { throw CocoaError(.fileWriteUnknown) }
+    let result = try Subprocess.run([tool] + args, timeout: 300)
+    if result.status != 0 || result.timedOut {
+        throw TestSupportError("\(tool) \(args.joined(separator: " ")) exited \(result.status)\(result.timedOut ? " (killed after 300 s)" : ""): \(result.stderr)")
+    }
 }
 
 /// Regular files under a directory, relative paths.

@@ -1,4 +1,5 @@
 import Foundation
+import RktTestSupport
 import Testing
 @testable import RktTypes
 
@@ -159,14 +160,9 @@ private func actoolVerdict(for json: String) throws -> Bool? {
         .appendingPathComponent("rkttypes-agreement-\(UUID().uuidString).json")
     try Data(json.utf8).write(to: file)
     defer { try? FileManager.default.removeItem(at: file) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: actoolPath)
-    process.arguments = ["validate", "--type=manifest", file.path]
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    return process.terminationStatus == 0
+    let result = try Subprocess.run([actoolPath, "validate", "--type=manifest", file.path], timeout: 120)
+    #expect(!result.timedOut, "actool did not finish within 120 s")
+    return result.status == 0
 }
 
 @Suite("actool agreement")

@@ -1,4 +1,5 @@
 import Foundation
+import RktTestSupport
 import Testing
 @testable import RktTypes
 
@@ -13,13 +14,9 @@ private func actoolAccepts(_ data: Data) throws -> Bool? {
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("rkttypes-\(UUID().uuidString).json")
     try data.write(to: file)
     defer { try? FileManager.default.removeItem(at: file) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: actoolPath)
-    process.arguments = ["validate", "--type=manifest", file.path]
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    return process.terminationStatus == 0
+    let result = try Subprocess.run([actoolPath, "validate", "--type=manifest", file.path], timeout: 120)
+    #expect(!result.timedOut, "actool did not finish within 120 s")
+    return result.status == 0
 }
 
 @Suite("Manifests")
