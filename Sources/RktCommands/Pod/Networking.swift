@@ -29,14 +29,10 @@ enum PodNetworking {
 
     /// Parses `--net`, and for CNI networks creates the namespace and attaches them (undone
     /// again on failure).
-    static func prepare(pod: Pod, arguments: RunArguments, manifest: PodManifest, apps: [RunApp], describe: DescribeResponse,
+    /// `checked`: what `checkSelection` made of `--net` before the pod existed.
+    static func prepare(pod: Pod, checked: CheckedSelection, manifest: PodManifest, apps: [RunApp], describe: DescribeResponse,
                         global: GlobalOptions, logger: Logger) throws -> Prepared {
-        let selection: NetworkSelection
-        do {
-            selection = arguments.networks.isEmpty
-                ? NetworkSelection.defaultSelection(stage1HasNetworking: describe.supports(.networks))
-                : try NetworkSelection.parse(arguments.networks)
-        } catch { throw CommandError("networking: \(error)") }
+        let selection = checked.selection ?? NetworkSelection.defaultSelection(stage1HasNetworking: describe.supports(.networks))
         let mode = selection.protocolMode
         guard case .networks = selection else {
             if !manifest.ports.isEmpty { throw CommandError("networking: --port needs a CNI network; the pod uses --net=\(mode.net.rawValue)") }
@@ -48,8 +44,7 @@ enum PodNetworking {
         }
         let network = podNetwork(pod: pod, global: global, logger: logger)
         do {
-            let configs = try NetworkConfigurations.loadAll(localConfig: global.localConfig, logger: logger)
-            let chosen = try selection.resolve(configs)
+            let chosen = try checked.chosen ?? selection.resolve(NetworkConfigurations.loadAll(localConfig: global.localConfig, logger: logger))
             let ports = try requestedPorts(manifest: manifest, apps: apps)
             let setup = try network.setUp(chosen, ports: ports)
             return Prepared(net: mode.net, networks: mode.networks, namespace: setup.netns, attachments: setup.attachments, dns: setup.dns)
@@ -59,16 +54,25 @@ enum PodNetworking {
     }
 
     /// The `--net` errors that need no pod: its syntax, and names no configuration defines.
-    static func checkSelection(arguments: RunArguments, global: GlobalOptions, logger: Logger) throws {
-        guard !arguments.networks.isEmpty else { return }
+    static func checkSelection(arguments: RunArguments, global: GlobalOptions, logger: Logger) throws -> CheckedSelection {
+        guard !arguments.networks.isEmpty else { return CheckedSelection(selection: nil, chosen: nil) }
         let selection: NetworkSelection
         do { selection = try NetworkSelection.parse(arguments.networks) } catch { throw CommandError("networking: \(error)") }
-        guard case .networks = selection else { return }
+        guard case .networks = selection else { return CheckedSelection(selection: selection, chosen: nil) }
         do {
-            _ = try selection.resolve(try NetworkConfigurations.loadAll(localConfig: global.localConfig, logger: logger))
+            let chosen = try selection.resolve(try NetworkConfigurations.loadAll(localConfig: global.localConfig, logger: logger))
+            return CheckedSelection(selection: selection, chosen: chosen)
         } catch {
             throw CommandError("networking: \(error)")
         }
+    }
+
+    /// `--net` as checked before the pod exists: the parsed selection (nil: none given, the
+    /// stage1 decides the default) and, for CNI networks, the configurations it names, so that
+    /// net.d is read once per pod start.
+    struct CheckedSelection {
+        let selection: NetworkSelection?
+        let chosen: [(config: NetworkConfiguration, args: String?)]?
     }
 
     /// `rkt gc`/`rkt rm`: undo what net-info.json records. Throws when something could not be

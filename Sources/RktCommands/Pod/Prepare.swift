@@ -210,10 +210,10 @@ struct Run: AppSyntaxCommand {
     func run() throws { try Self.start(try launch()) }
 
     static func start(_ launch: PodLaunch) throws {
-        try StageOneRun.checkFlags(launch.arguments, global: launch.global, logger: launch.logger)
+        let flags = try StageOneRun.checkFlags(launch.arguments, global: launch.global, logger: launch.logger)
         let prepared = try launch.prepare()
         let running = try launch.pods.markRunning(prepared.locked)
-        try StageOneRun.exec(running, manifest: prepared.manifest, arguments: launch.arguments, global: launch.global, logger: launch.logger)
+        try StageOneRun.exec(running, manifest: prepared.manifest, flags: flags, arguments: launch.arguments, global: launch.global, logger: launch.logger)
     }
 }
 
@@ -249,23 +249,32 @@ struct RunPrepared: ParsableCommand {
         let arguments: RunArguments
         do { arguments = try AppArguments.parse(flags, command: .run) } catch { throw CommandError(error.message) }
         let logger = global.makeLogger("rkt.stage0")
-        try StageOneRun.checkFlags(arguments, global: global, logger: logger)
+        let checked = try StageOneRun.checkFlags(arguments, global: global, logger: logger)
         let pods = try global.podStore()
         let locked = try pods.lockPrepared(uuid)
         let running = try pods.markRunning(locked)
-        try StageOneRun.exec(running, arguments: arguments, global: global, logger: logger)
+        try StageOneRun.exec(running, flags: checked, arguments: arguments, global: global, logger: logger)
     }
 }
 
 /// Builds the run request for a pod in run/ and execs its stage1.
 enum StageOneRun {
     /// The pod-level flags that need no pod (--ipc, --hosts-entry, --dns*, the syntax and names of
-    /// --net), checked before a pod is created or leaves prepared/, so a typo costs no pod.
-    static func checkFlags(_ arguments: RunArguments, global: GlobalOptions, logger: Logger) throws {
-        _ = try ipcMode(arguments)
-        try PodNetworking.checkSelection(arguments: arguments, global: global, logger: logger)
-        _ = try PodNetworking.hosts(arguments: arguments)
+    /// --net), checked before a pod is created or leaves prepared/, so a typo costs no pod; `exec`
+    /// takes what they resolved to.
+    static func checkFlags(_ arguments: RunArguments, global: GlobalOptions, logger: Logger) throws -> CheckedFlags {
+        let ipc = try ipcMode(arguments)
+        let networks = try PodNetworking.checkSelection(arguments: arguments, global: global, logger: logger)
+        let (hostsMode, hostsEntries) = try PodNetworking.hosts(arguments: arguments)
         _ = try PodNetworking.dnsConfig(arguments: arguments, fromNetworks: nil)
+        return CheckedFlags(ipc: ipc, networks: networks, hostsMode: hostsMode, hostsEntries: hostsEntries)
+    }
+
+    struct CheckedFlags {
+        let ipc: IPCMode
+        let networks: PodNetworking.CheckedSelection
+        let hostsMode: HostsMode
+        let hostsEntries: [HostsEntry]
     }
 
     static func ipcMode(_ arguments: RunArguments) throws -> IPCMode {
@@ -275,8 +284,8 @@ enum StageOneRun {
     }
 
     /// `manifest`: the pod's manifest when the caller has it; otherwise it is read from the pod.
-    static func exec(_ running: LockedPod, manifest known: PodManifest? = nil, arguments: RunArguments, global: GlobalOptions,
-                     logger: Logger) throws -> Never {
+    static func exec(_ running: LockedPod, manifest known: PodManifest? = nil, flags: CheckedFlags, arguments: RunArguments,
+                     global: GlobalOptions, logger: Logger) throws -> Never {
         let pod = running.pod
         let launcher = try Stage1Launcher(pod: pod, logger: logger, debug: global.debug)
         let manifest = try known ?? pod.manifest()
@@ -287,16 +296,14 @@ enum StageOneRun {
             apps.append(RunApp(name: app.name.rawValue, stage1Rootfs: pod.stage1Rootfs, imageID: app.image.id?.description ?? "", appManifest: resolved))
         }
         let describe = try launcher.describe()
-        let ipc = try ipcMode(arguments)
-        let (hostsMode, hostsEntries) = try PodNetworking.hosts(arguments: arguments)
         // --net: the pod's namespace and CNI networks are set up here, before stage1 runs; a
         // failure undoes them, and rkt gc undoes them after the pod (Documentation/networking.md).
-        let network = try PodNetworking.prepare(pod: pod, arguments: arguments, manifest: manifest, apps: apps, describe: describe,
+        let network = try PodNetworking.prepare(pod: pod, checked: flags.networks, manifest: manifest, apps: apps, describe: describe,
                                                 global: global, logger: logger)
         let payload = RunPayload(apps: apps, net: network.net, networks: network.networks,
                                  dns: try PodNetworking.dnsConfig(arguments: arguments, fromNetworks: describe.supports(.dns) ? network.dns : nil),
-                                 hostsMode: hostsMode, hostsEntries: hostsEntries, hostname: arguments.hostname, interactive: arguments.interactive,
-                                 insecureOptions: global.insecureOptions.enabled.map(\.rawValue).sorted(), ipc: ipc, localConfig: global.localConfig,
+                                 hostsMode: flags.hostsMode, hostsEntries: flags.hostsEntries, hostname: arguments.hostname, interactive: arguments.interactive,
+                                 insecureOptions: global.insecureOptions.enabled.map(\.rawValue).sorted(), ipc: flags.ipc, localConfig: global.localConfig,
                                  networkNamespace: network.namespace, networkAttachments: network.attachments)
         do {
             try launcher.execRun(payload, lock: running.lock, manifest: manifest, describe: describe)
