@@ -82,7 +82,8 @@ enum RunCommand {
         for plan in plans { try Stage1Files.writeEnvironment(plan.environment, app: plan.name, files) }
         // --interactive: the app runs on a pty in the guest, sized as our terminal (nil: stdin is
         // not one, and the guest's pty does not echo piped input back).
-        let terminalSize = run.interactive && isatty(0) == 1 ? EnterCommand.windowSize() : nil
+        let stdinIsTerminal = run.interactive && isatty(0) == 1
+        let terminalSize = stdinIsTerminal ? EnterCommand.windowSize() : nil
         try GuestPlan.write(plans, shares: shares, hostname: run.hostname ?? "rkt-" + request.pod.uuid, interactive: run.interactive,
                             terminal: terminalSize, to: KVM.planDirectory(pod: podPath))
         let isolation = try GuestIsolation.resolve(plans, insecureOptions: run.insecureOptions)
@@ -129,10 +130,10 @@ enum RunCommand {
 
         let channels = GuestChannels(status: statusListener, output: outputListener, agent: agentListener, control: controlListener)
         var supervisor = Supervision(domain: domain, channels: channels, files: files, apps: plans.map(\.name), begin: begin,
-                                     interactive: run.interactive)
+                                     interactive: run.interactive, stdinIsTerminal: stdinIsTerminal)
         // The user's terminal in raw mode while the app has the guest's pty (which does the line
         // editing and turns ^C into SIGINT there).
-        let terminal = run.interactive && isatty(0) == 1 ? RawTerminal() : nil
+        let terminal = stdinIsTerminal ? RawTerminal() : nil
         let outcome = supervisor.run(signals: &handled)
         terminal?.restore()
         domain.destroy()

@@ -33,6 +33,8 @@ struct Supervision {
     let begin: Double
     /// `rkt run --interactive`: our stdin goes to the app's terminal in the guest.
     let interactive: Bool
+    /// Whether that stdin is a terminal (else piped input, whose end is passed on as ^D).
+    let stdinIsTerminal: Bool
     /// The session number of the agent frames meant for the interactive app (GuestInit's APP_SESSION).
     static let appSession: UInt32 = 0xFFFF_FFFF
 
@@ -56,8 +58,10 @@ struct Supervision {
     private var done = false
     private var stdinOpen = true
 
-    init(domain: Domain, channels: GuestChannels, files: PodFiles, apps: [String], begin: Double, interactive: Bool = false) {
+    init(domain: Domain, channels: GuestChannels, files: PodFiles, apps: [String], begin: Double, interactive: Bool = false,
+         stdinIsTerminal: Bool = false) {
         self.interactive = interactive
+        self.stdinIsTerminal = stdinIsTerminal
         self.domain = domain
         self.channels = channels
         self.files = files
@@ -206,7 +210,7 @@ struct Supervision {
                     stdinOpen = false
                     // The end of piped input reaches the app as a terminal's end of input (^D
                     // at the start of a line); a terminal of ours has no end to pass on.
-                    if isatty(0) == 0 { agent?.send(AgentFrame(.input, session: Self.appSession, payload: [4])) }
+                    if !stdinIsTerminal { agent?.send(AgentFrame(.input, session: Self.appSession, payload: [4])) }
                 }
             }
         }
