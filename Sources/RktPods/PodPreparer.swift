@@ -159,14 +159,15 @@ enum Stage1Upper {
                 if lstat(lower + "/" + relative, &st) == 0 { image[relative] = st; break }
             }
         }
+        func isDirectory(_ relative: String) -> Bool { image[relative].map { ($0.st_mode & S_IFMT) == S_IFDIR } ?? true }
+        if !required.allSatisfy(isDirectory) { return false }
         var skipped: [String] = []
         // New directories take the group of the pod directory when it is set-group-ID.
         let inherited = try FileSystem.statInfo(upper)
         for relative in paths {
             if skipped.contains(where: { relative.hasPrefix($0 + "/") }) { continue }
             let entry = image[relative]
-            if let entry, (entry.st_mode & S_IFMT) != S_IFDIR {
-                if required.contains(relative) { return false }
+            if !isDirectory(relative) {
                 skipped.append(relative)
                 continue
             }

@@ -199,6 +199,18 @@ import Testing
         }
         #expect(FileManager.default.fileExists(atPath: upper + "/opt/stage2/busybox/manifest"), "the app's manifest is written before the mount")
         #expect(FileManager.default.fileExists(atPath: upper + "/rkt/status/busybox"))
+        // A stage1 image whose opt/ is a symlink: the apps are laid out through the mounted overlay.
+        try FileManager.default.removeItem(atPath: stage1Tree + "/rootfs/opt")
+        try FileManager.default.createDirectory(atPath: stage1Tree + "/rootfs/elsewhere", withIntermediateDirectories: false)
+        try FileManager.default.createSymbolicLink(atPath: stage1Tree + "/rootfs/opt", withDestinationPath: "elsewhere")
+        let linked = try rkt.run(["--insecure-options=image", "run", "--uuid-file-save=\(uuidFile)-2", "--stage1-from-dir=stage1-fly.aci", RktRunner.image("busybox.aci"),
+                                  "--exec", "/bin/echo", "--", "through the link"])
+        #expect(linked.status == 0, "\(linked.stderr)")
+        #expect(linked.stdout == "through the link\n")
+        let linkedPod = rkt.dataDir + "/pods/run/" + (try String(contentsOfFile: uuidFile + "-2", encoding: .utf8))
+        let linkedUpper = linkedPod + "/overlay/" + (stage1Tree as NSString).lastPathComponent + "/upper"
+        #expect(FileManager.default.fileExists(atPath: linkedUpper + "/elsewhere/stage2/busybox/manifest"), "written through opt -> elsewhere")
+        #expect(!FileManager.default.fileExists(atPath: linkedUpper + "/opt"), "nothing was prepared beside the symlink")
         try rkt.ok(["gc", "--grace-period=0s"])
         #expect(Mounts.mountPoints(under: rkt.dataDir).isEmpty)
     }
