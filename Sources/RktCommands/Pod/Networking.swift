@@ -27,9 +27,9 @@ enum PodNetworking {
         var dns: CNIResult.DNS?
     }
 
-    /// Parses `--net`, and for CNI networks creates the namespace and attaches them (undone
-    /// again on failure).
-    /// `checked`: what `checkSelection` made of `--net` before the pod existed.
+    /// The pod's networking from `--net` as `checkSelection` resolved it before the pod existed
+    /// (or the stage1's default): for CNI networks, creates the namespace and attaches them
+    /// (undone again on failure).
     static func prepare(pod: Pod, checked: CheckedSelection, manifest: PodManifest, apps: [RunApp], describe: DescribeResponse,
                         global: GlobalOptions, logger: Logger) throws -> Prepared {
         let selection = checked.selection ?? NetworkSelection.defaultSelection(stage1HasNetworking: describe.supports(.networks))
