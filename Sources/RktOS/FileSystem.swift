@@ -41,48 +41,21 @@ public enum FileSystem {
     /// mkdir comes first and the parent only on ENOENT: a pod start makes about twenty
     /// directories whose parents mostly exist, and every stat saved counts there.
     public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
-        if mkdir(path, mode) == 0 {
-            try applyModeAfterCreate(path, mode: mode)
-            return
-        }
-        var err = Errno.last
-        if err == .noSuchFileOrDirectory {
+        var madeParent = false
+        while mkdir(path, mode) != 0 {
+            let err = Errno.last
+            if err == .fileExists && isDirectory(path) { return }
             let parent = parentDirectory(of: path)
-            if !parent.isEmpty && parent != path {
-                try makeDirectories(parent, mode: mode)
-                if mkdir(path, mode) == 0 {
-                    try applyModeAfterCreate(path, mode: mode)
-                    return
-                }
-                err = Errno.last
+            guard err == .noSuchFileOrDirectory, !madeParent, !parent.isEmpty, parent != path else {
+                throw SystemError("mkdir", path: path, errno: err)
             }
+            try makeDirectories(parent, mode: mode)
+            madeParent = true
         }
-        if err == .fileExists && isDirectory(path) { return }
-        throw SystemError("mkdir", path: path, errno: err)
-    }
-
-    /// mkdir applies the umask and a set-group-ID parent passes its bit on; the store's and the
-    /// pods' modes are part of their format, so the mode is always set again.
-    private static func applyModeAfterCreate(_ path: String, mode: mode_t) throws(SystemError) {
+        // mkdir applies the umask and a set-group-ID parent passes its bit on; the store's and the
+        // pods' modes are part of their format.
         try sysCall("chmod", path: path) { chmod(path, mode) }
     }
-
-    /// Whether a new file (which, unlike a directory, inherits no set-id bit) needs its mode set
-    /// again after open(2) applied the umask.
-    static func modeNeedsChmod(_ mode: mode_t) -> Bool {
-        guard let umask = processUmask else { return true }
-        return (mode & ~umask & 0o7777) != mode || (mode & 0o6000) != 0
-    }
-
-    /// The umask, from /proc/self/status (read once; umask(2) cannot read it without setting
-    /// it, a race with other threads). nil when unknown: then modes are always set again.
-    static let processUmask: mode_t? = {
-        guard let status = try? read("/proc/self/status") else { return nil }
-        for line in String(decoding: status, as: UTF8.self).split(separator: "\n") where line.hasPrefix("Umask:") {
-            return mode_t(line.dropFirst(6).filter { $0 != "\t" && $0 != " " }, radix: 8)
-        }
-        return nil
-    }()
 
     /// The lexical parent: "/a/b" → "/a", "/a" → "/", "a" → "" (nothing to create).
     public static func parentDirectory(of path: String) -> String {
@@ -160,7 +133,7 @@ public enum FileSystem {
         let fd = try sysCall("open", path: tmp) { open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode) }
         do throws(SystemError) {
             try writeAll(fd: fd, data, path: tmp)
-            if modeNeedsChmod(mode) { try sysCall("fchmod", path: tmp) { fchmod(fd, mode) } }
+            try sysCall("fchmod", path: tmp) { fchmod(fd, mode) }
             if sync { try sysCall("fsync", path: tmp) { fsync(fd) } }
             close(fd)
             try rename(tmp, to: path)
@@ -178,7 +151,7 @@ public enum FileSystem {
         let fd = try sysCall("open", path: path) { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode) }
         defer { close(fd) }
         try writeAll(fd: fd, data, path: path)
-        if modeNeedsChmod(mode) { try sysCall("fchmod", path: path) { fchmod(fd, mode) } }
+        try sysCall("fchmod", path: path) { fchmod(fd, mode) }
     }
 
     public static func writeAll(fd: Int32, _ data: Data, path: String? = nil) throws(SystemError) {

@@ -71,11 +71,11 @@ public struct PodPreparer {
             try FileSystem.writeNew(try manifest.encoded(pretty: false), to: pod.file(Pod.File.manifest), mode: 0o640)
             var useOverlay = !noOverlay
             // Each app's image, once.
-            var apps: [(name: String, key: String, manifest: Data)] = []
+            var apps: [Stage1Upper.App] = []
             for app in manifest.apps {
                 guard let id = app.image.id else { throw PodError(.invalidManifest, "app \(app.name) has no image ID") }
                 let key = try store.resolveKey(idPrefix: id.description)
-                apps.append((app.name.rawValue, key, try store.manifestData(key: key)))
+                apps.append(Stage1Upper.App(name: app.name.rawValue, key: key, manifest: try store.manifestData(key: key)))
             }
             // Stage1.
             let stage1Tree = try store.renderTree(key: stage1Key)
@@ -144,9 +144,16 @@ public struct PodPreparer {
 /// and `rkt/env` directories stage1 writes to when the stage1 image has them. A directory that
 /// the image also has gets the image's mode and owner, as a copy-up would give it.
 enum Stage1Upper {
+    /// An app of the pod: its name, its image's store key and image manifest.
+    struct App {
+        let name: String
+        let key: String
+        let manifest: Data
+    }
+
     /// False (nothing written) when an image directory on the way is not a directory (a symlink,
     /// say): then the apps are written through the mounted overlay, which resolves it.
-    static func prepare(upper: String, lowerDirs: [String], apps: [(name: String, key: String, manifest: Data)]) throws -> Bool {
+    static func prepare(upper: String, lowerDirs: [String], apps: [App]) throws -> Bool {
         var paths = ["opt", "opt/stage2"]
         for app in apps { paths += ["opt/stage2/\(app.name)", "opt/stage2/\(app.name)/rootfs"] }
         let required = Set(paths)
@@ -178,17 +185,16 @@ enum Stage1Upper {
                 try sysCall("lchown", path: path) { lchown(path, entry.st_uid, entry.st_gid) }
             }
         }
-        for app in apps {
-            try FileSystem.writeNew(app.manifest, to: upper + "/opt/stage2/" + app.name + "/manifest", mode: 0o644)
-        }
+        try writeApps(apps, under: upper, directoriesMade: true)
         return true
     }
 
-    /// Each app's image manifest at `opt/stage2/<app>/manifest`, and its `rootfs/` mount point.
-    static func writeApps(_ apps: [(name: String, key: String, manifest: Data)], under root: String) throws {
+    /// Each app's image manifest at `opt/stage2/<app>/manifest`, and its `rootfs/` mount point
+    /// (unless `directoriesMade`).
+    static func writeApps(_ apps: [App], under root: String, directoriesMade: Bool = false) throws {
         for app in apps {
             let base = root + "/opt/stage2/" + app.name
-            try FileSystem.makeDirectories(base + "/rootfs", mode: 0o755)
+            if !directoriesMade { try FileSystem.makeDirectories(base + "/rootfs", mode: 0o755) }
             try FileSystem.writeNew(app.manifest, to: base + "/manifest", mode: 0o644)
         }
     }

@@ -20,19 +20,8 @@ final class SQLiteDatabase {
         // Many rkt processes share the index: wait for the writer instead of failing.
         sqlite3_busy_timeout(db, 60_000)
         // Switching a new database to WAL needs an exclusive lock and returns SQLITE_BUSY at once,
-        // without the busy handler, while another process creates the index: retry it here.
-        let deadline = Date().addingTimeInterval(60)
-        while true {
-            var message: UnsafeMutablePointer<CChar>?
-            let rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", nil, nil, &message)
-            let text = message.map { String(cString: $0) } ?? "unknown error"
-            sqlite3_free(message)
-            if rc == SQLITE_OK { break }
-            guard (rc & 0xff == SQLITE_BUSY || rc & 0xff == SQLITE_LOCKED) && Date() < deadline else {
-                throw StoreError(.database, "index database: \(text) (in PRAGMA journal_mode=WAL)")
-            }
-            usleep(UInt32.random(in: 2_000...20_000))
-        }
+        // without the busy handler, while another process creates the index.
+        try execute("PRAGMA journal_mode=WAL", retryingBusyFor: 60)
         try execute("PRAGMA synchronous=NORMAL")
         try execute("PRAGMA foreign_keys=ON")
     }
@@ -47,12 +36,20 @@ final class SQLiteDatabase {
         StoreError(.database, "\(context): \(String(cString: sqlite3_errmsg(handle)))")
     }
 
-    func execute(_ sql: String) throws(StoreError) {
-        var message: UnsafeMutablePointer<CChar>?
-        if sqlite3_exec(handle, sql, nil, nil, &message) != SQLITE_OK {
+    /// Runs `sql`; a SQLITE_BUSY or SQLITE_LOCKED answer is retried for up to `retryingBusyFor`
+    /// seconds (for what the busy handler does not cover).
+    func execute(_ sql: String, retryingBusyFor seconds: Double = 0) throws(StoreError) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            var message: UnsafeMutablePointer<CChar>?
+            let rc = sqlite3_exec(handle, sql, nil, nil, &message)
+            if rc == SQLITE_OK { return }
             let text = message.map { String(cString: $0) } ?? "unknown error"
             sqlite3_free(message)
-            throw StoreError(.database, "index database: \(text) (in \(sql.prefix(60)))")
+            guard (rc & 0xff == SQLITE_BUSY || rc & 0xff == SQLITE_LOCKED) && Date() < deadline else {
+                throw StoreError(.database, "index database: \(text) (in \(sql.prefix(60)))")
+            }
+            usleep(UInt32.random(in: 2_000...20_000))
         }
     }
 

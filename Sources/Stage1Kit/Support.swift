@@ -108,6 +108,12 @@ public func mountOrThrow(_ source: String, _ target: String, _ type: String?, _ 
 /// The spec's files, in the formats of `PodFiles`, written without `fsync`: a running pod does
 /// not survive a reboot, and each fsync costs about a millisecond per file on a pod start.
 public enum Stage1Files {
+    /// `data` at `path` (as `write`), or no file there when `data` is nil: for optional plan files
+    /// that must not survive from an earlier run of the same pod.
+    public static func write(_ data: Data?, orRemove path: String) throws(Stage1Error) {
+        if let data { try write(data, to: path) } else { unlink(path) }
+    }
+
     /// Atomic: a temporary file beside `path`, then `rename(2)` over it.
     public static func write(_ data: Data, to path: String) throws(Stage1Error) {
         let slash = path.lastIndex(of: "/")!

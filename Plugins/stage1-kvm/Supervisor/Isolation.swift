@@ -48,21 +48,10 @@ enum GuestIsolation {
             try Stage1Files.write(Data(String(app.isolation.capabilities, radix: 16).utf8 + [10]), to: base + ".caps")
             try Stage1Files.write(Data((app.isolation.noNewPrivileges ? "1\n" : "0\n").utf8), to: base + ".nnp")
             let limits = CgroupLimits.files(for: app.isolation, version: .v2)
-            if limits.isEmpty {
-                unlink(base + ".cgroup")
-            } else {
-                try Stage1Files.write(Data(limits.map { "\($0.controller) \($0.file) \($0.value)\n" }.joined().utf8), to: base + ".cgroup")
-            }
-            if let adj = app.isolation.oomScoreAdj {
-                try Stage1Files.write(Data("\(adj)\n".utf8), to: base + ".oom")
-            } else {
-                unlink(base + ".oom")
-            }
-            if let bpf = app.seccompBPF {
-                try Stage1Files.write(Data(bpf), to: base + ".seccomp")
-            } else {
-                unlink(base + ".seccomp")
-            }
+            let cgroup = limits.isEmpty ? nil : Data(limits.map { "\($0.controller) \($0.file) \($0.value)\n" }.joined().utf8)
+            try Stage1Files.write(cgroup, orRemove: base + ".cgroup")
+            try Stage1Files.write(app.isolation.oomScoreAdj.map { Data("\($0)\n".utf8) }, orRemove: base + ".oom")
+            try Stage1Files.write(app.seccompBPF.map { Data($0) }, orRemove: base + ".seccomp")
         }
     }
 

@@ -219,11 +219,8 @@ enum GuestPlan {
         try put("apps", plans.map { $0.name + "\n" }.joined())
         try put("hostname", hostname + "\n")
         // `interactive`: "ROWS COLS" for our terminal's size, "pipe" when our stdin is not a terminal.
-        if interactive {
-            try put("interactive", terminal.map { "\($0.rows) \($0.columns)\n" } ?? "pipe\n")
-        } else {
-            unlink(directory + "/interactive")
-        }
+        let mode = interactive ? terminal.map { "\($0.rows) \($0.columns)\n" } ?? "pipe\n" : nil
+        try Stage1Files.write(mode.map { Data($0.utf8) }, orRemove: directory + "/interactive")
         for plan in plans {
             if plan.exec.contains(where: { $0.contains("\0") }) {
                 throw Stage1Error(code: .invalidRequest, msg: "the exec of app \(plan.name) contains a NUL byte")
